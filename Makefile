@@ -1,0 +1,39 @@
+# Two commands on a fresh machine:  `make lab`  (set up, open JupyterLab)
+#                                    `make test` (set up, run every test)
+# Both create or reuse .venv and install only what is missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+OFFLINE := ALWIDGETS_PROFILE=offline TF_CPP_MIN_LOG_LEVEL=3
+
+.PHONY: setup lab test lint format tutorial clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e ".[test]"
+	touch $@
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/01_uncertainty_criteria.ipynb
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(OFFLINE) $(BIN)/pytest
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Run the whole tutorial headless on the offline profile; executed copies go to build/.
+tutorial: setup
+	mkdir -p build/executed
+	$(OFFLINE) $(BIN)/jupyter nbconvert --to notebook --execute \
+	    --ExecutePreprocessor.timeout=1200 --output-dir build/executed notebooks/*.ipynb
+
+clean:
+	rm -rf build $(VENV)

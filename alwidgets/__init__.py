@@ -1,0 +1,22 @@
+"""alwidgets: the helpers behind the active-learning tutorial.
+
+Light on import: TensorFlow is loaded only by ``alwidgets.data`` and
+``alwidgets.models``, which notebooks import when they need them.
+"""
+
+from .config import cache_dir, check_network, get_profile, set_profile
+from .criteria import entropy, least_confidence, select, smallest_margin
+from .playground import CriteriaPlayground
+
+__all__ = [
+    "CriteriaPlayground",
+    "cache_dir",
+    "check_network",
+    "entropy",
+    "get_profile",
+    "least_confidence",
+    "select",
+    "set_profile",
+    "smallest_margin",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,148 @@
+"""``CriteriaPlayground``: move class probabilities by hand, watch the criteria.
+
+Plain ipywidgets (sliders and an HTML view), so it renders in JupyterLab,
+Notebook 7, VS Code and Colab without any front-end install, and tests can drive
+it from Python through :meth:`CriteriaPlayground.set_probs` or the sliders.
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+import numpy as np
+
+from .criteria import check_probs, entropy, least_confidence, smallest_margin
+
+__all__ = ["CriteriaPlayground"]
+
+CRITERIA = {
+    "least confidence": least_confidence,
+    "smallest margin": smallest_margin,
+    "entropy": entropy,
+}
+
+
+def _bar(label: str, value: float, maximum: float, colour: str) -> str:
+    width = 0.0 if maximum <= 0 else 100.0 * min(value / maximum, 1.0)
+    return (
+        '<div style="display:flex;align-items:center;gap:6px;margin:2px 0">'
+        f'<span style="width:9em;text-align:right">{html.escape(label)}</span>'
+        '<span style="flex:0 0 12em;background:#eee;height:0.9em">'
+        f'<span style="display:block;width:{width:.1f}%;height:100%;'
+        f'background:{colour}"></span></span>'
+        f'<span style="font-family:monospace">{value:.3f}</span></div>'
+    )
+
+
+class CriteriaPlayground(widgets.VBox):
+    """Sliders for one row of class probabilities, kept summing to 1, and live scores.
+
+    Moving one slider rescales the others proportionally so the row stays a
+    probability distribution. ``probs`` and ``scores`` give the current state.
+    """
+
+    def __init__(self, class_names=None, probs=None) -> None:
+        if class_names is None:
+            class_names = [f"class {i}" for i in range(5)]
+        if isinstance(class_names, str) or not all(
+            isinstance(c, str) for c in class_names
+        ):
+            raise TypeError("class_names must be a list of strings")
+        class_names = list(class_names)
+        if len(class_names) < 2:
+            raise ValueError("class_names needs at least 2 classes")
+        if len(set(class_names)) != len(class_names):
+            raise ValueError("class_names must be unique")
+        self.class_names = class_names
+        k = len(class_names)
+        self._sliders = [
+            widgets.FloatSlider(
+                value=1.0 / k,
+                min=0.0,
+                max=1.0,
+                step=0.01,
+                description=name,
+                readout_format=".2f",
+                continuous_update=True,
+                style={"description_width": "7em"},
+            )
+            for name in class_names
+        ]
+        self._updating = False
+        for i, slider in enumerate(self._sliders):
+            slider.observe(lambda change, i=i: self._on_slide(i, change), "value")
+        self._view = widgets.HTML()
+        self._probs = np.full(k, 1.0 / k)
+        super().__init__(
+            [
+                widgets.HTML("<b>Class probabilities</b> (the row always sums to 1)"),
+                *self._sliders,
+                self._view,
+            ]
+        )
+        if probs is not None:
+            self.set_probs(probs)
+        else:
+            self._render()
+
+    @property
+    def probs(self) -> np.ndarray:
+        """The current row of probabilities (a copy)."""
+        return self._probs.copy()
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """The three uncertainty scores of the current row (higher = more uncertain)."""
+        row = self._probs[None, :]
+        return {name: float(fn(row)[0]) for name, fn in CRITERIA.items()}
+
+    def set_probs(self, probs) -> None:
+        """Set all probabilities at once; ``probs`` must already sum to 1."""
+        row = check_probs(np.atleast_2d(np.asarray(probs)))
+        if row.shape != (1, len(self.class_names)):
+            raise ValueError(
+                f"expected {len(self.class_names)} probabilities, got shape "
+                f"{np.shape(probs)}"
+            )
+        self._probs = row[0] / row[0].sum()
+        self._sync_sliders()
+        self._render()
+
+    def _on_slide(self, index: int, change) -> None:
+        if self._updating:
+            return
+        new = float(change["new"])
+        others = np.delete(np.arange(len(self._probs)), index)
+        rest = self._probs[others]
+        if rest.sum() > 0:
+            rest = rest / rest.sum() * (1.0 - new)
+        else:
+            rest = np.full(rest.size, (1.0 - new) / rest.size)
+        probs = self._probs.copy()
+        probs[index] = new
+        probs[others] = rest
+        self._probs = probs
+        self._sync_sliders()
+        self._render()
+
+    def _sync_sliders(self) -> None:
+        self._updating = True
+        try:
+            for slider, value in zip(self._sliders, self._probs):
+                slider.value = round(float(value), 4)
+        finally:
+            self._updating = False
+
+    def _render(self) -> None:
+        k = len(self._probs)
+        maxima = {
+            "least confidence": 1 - 1 / k,
+            "smallest margin": 1.0,
+            "entropy": float(np.log(k)),
+        }
+        rows = [_bar(n, v, maxima[n], "#d95f02") for n, v in self.scores.items()]
+        self._view.value = (
+            "<b>Uncertainty scores</b> (bar = share of the largest possible value)"
+            + "".join(rows)
+        )

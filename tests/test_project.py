@@ -1,0 +1,67 @@
+"""Project hygiene: environments agree, notebooks are committed without outputs."""
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_binder_and_root_environments_are_identical():
+    root = (ROOT / "environment.yml").read_text()
+    binder = (ROOT / "binder" / "environment.yml").read_text()
+    assert root == binder, "binder/environment.yml drifted from environment.yml"
+
+
+def test_environment_pins_match_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = {}
+    for dep in project["dependencies"]:
+        spec = dep.split(";")[0].strip()
+        name, version = spec.split("==")
+        pins[name.lower().replace("_", "-")] = version
+    env = (ROOT / "environment.yml").read_text()
+    env_pins = {
+        m.group(1).lower().replace("_", "-"): m.group(2)
+        for m in re.finditer(r"^\s*-\s*([A-Za-z0-9_.-]+)==(\S+)", env, re.M)
+    }
+    pins.pop("tensorflow")  # the non-Linux marker; environment.yml uses tensorflow-cpu
+    assert env_pins == pins
+    assert re.search(r"^\s*-\s*python=3\.1[1-9]\s*$", env, re.M), "pin Python"
+
+
+def test_binder_scripts():
+    post = (ROOT / "binder" / "postBuild").read_text()
+    start = (ROOT / "binder" / "start").read_text()
+    assert "set -e" in post
+    assert start.rstrip().endswith('exec "$@"')
+    assert "OMP_NUM_THREADS=1" in start
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_outputs_only_where_nbval_checks_them(path):
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        if "NBVAL_CHECK_OUTPUT" not in source:
+            assert not cell["outputs"], f"{path.name}: unchecked outputs:\n{source}"
+            assert cell["execution_count"] is None, f"{path.name}: execution count"
+        else:
+            assert cell["outputs"], f"{path.name}: checked cell has no reference output"
+    assert "widgets" not in nb["metadata"]
+
+
+def test_notebooks_are_numbered_and_linked():
+    names = [p.name for p in NOTEBOOKS]
+    assert names[0].startswith("01_")
+    for i, name in enumerate(names, start=1):
+        assert name.startswith(f"{i:02d}_")
+    readme = (ROOT / "README.md").read_text()
+    for name in names:
+        assert name in readme, f"README does not list {name}"
