@@ -1,0 +1,446 @@
+"""Backbones, classifiers, two-stage transfer learning and the feature cache.
+
+Route for the TF Hub backbone under Keras 3. ``tensorflow_hub.KerasLayer`` is a
+Keras 2 layer and cannot live in a Keras 3 model; ``keras.layers.TFSMLayer`` builds
+but cannot be fine-tuned (its raw ``tf.Variable``s break the Keras 3 optimizer).
+:class:`HubBackbone` loads the Reusable SavedModel with ``tf.saved_model.load`` and
+adopts each of its variables as a Keras variable that *shares the same storage*,
+so Keras sees ordinary weights (frozen or trainable, saved with the model) and the
+SavedModel's own function reads the values the optimizer writes.
+``tests/test_models.py`` proves it on a local SavedModel with the hub interface.
+
+BatchNorm: every backbone runs its BatchNorm layers in inference mode, frozen or
+not (``training=False``). Their moving averages were estimated on millions of
+images; re-estimating them from batches of 32 flowers would shift every feature
+the head has learned, and fine-tuning would start by undoing stage 1. This is
+what the Keras transfer-learning guide recommends. BatchNorm's scale and offset,
+where the model has them, still train in stage 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import warnings
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from .config import cache_dir, check_network, get_profile
+from .data import Splits, preprocess
+
+__all__ = [
+    "BACKBONES",
+    "BackboneSpec",
+    "HubBackbone",
+    "default_backbone",
+    "get_backbone",
+    "build_classifier",
+    "train_two_stage",
+    "extract_features",
+    "cached_features",
+    "train_head",
+    "TqdmCallback",
+]
+
+INATURALIST_HANDLE = (
+    "https://tfhub.dev/google/inaturalist/inception_v3/feature_vector/5"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class BackboneSpec:
+    """A named backbone: what it is, the image size it wants, and how to build it."""
+
+    name: str
+    image_size: int
+    description: str
+    build: Callable[..., keras.Model]
+
+
+class _AdoptedVariable(keras.Variable):
+    """A Keras variable whose storage *is* an existing ``tf.Variable``."""
+
+    def __init__(self, variable: tf.Variable, name: str, trainable: bool) -> None:
+        self._adopted = variable
+        super().__init__(
+            initializer=variable.read_value(),
+            dtype=variable.dtype.name,
+            trainable=trainable,
+            name=name,
+        )
+
+    def _initialize(self, value) -> None:  # keep the SavedModel's own variable
+        self._value = self._adopted
+
+
+class HubBackbone(keras.layers.Layer):
+    """A TF2 Reusable SavedModel (TF Hub format) as a fine-tunable Keras 3 layer.
+
+    ``handle`` is a local SavedModel folder or a TF Hub / Kaggle URL (downloaded
+    once to ``TFHUB_CACHE_DIR``). The SavedModel must follow the hub interface:
+    ``obj(images, training)``, ``obj.variables``, ``obj.trainable_variables``.
+    """
+
+    def __init__(self, handle: str, trainable: bool = False, **kwargs) -> None:
+        super().__init__(trainable=trainable, **kwargs)
+        if not isinstance(handle, str) or not handle:
+            raise TypeError(f"handle must be a non-empty string, got {handle!r}")
+        self.handle = handle
+        self._module = tf.saved_model.load(_resolve_handle(handle))
+        for attr in ("variables", "trainable_variables"):
+            if not hasattr(self._module, attr):
+                raise ValueError(
+                    f"{handle} is not a Reusable SavedModel: it has no '{attr}'"
+                )
+        trainable_ids = {id(v) for v in self._module.trainable_variables}
+        self._adopted = []
+        for i, variable in enumerate(self._module.variables):
+            name = variable.name.split(":")[0].replace("/", "_") or f"v{i}"
+            adopted = _AdoptedVariable(variable, name, id(variable) in trainable_ids)
+            self._track_variable(adopted)
+            self._adopted.append(adopted)
+        self.built = True
+
+    def call(self, images, training=None):
+        # BatchNorm stays in inference mode, see the module docstring.
+        return self._module(images, False)
+
+
+def _resolve_handle(handle: str) -> str:
+    if os.path.isdir(handle):
+        return handle
+    if "://" not in handle:
+        raise ValueError(f"{handle!r} is neither a local folder nor a URL")
+    import tensorflow_hub as hub
+    from tensorflow_hub import resolver
+
+    cached = os.path.join(
+        resolver.tfhub_cache_dir(use_temp=True),
+        hashlib.sha1(handle.encode("utf8")).hexdigest(),
+    )
+    if not os.path.isdir(cached):
+        check_network("tfhub.dev")
+    return hub.resolve(handle)
+
+
+def _inaturalist(pretrained: bool = True, handle: str = INATURALIST_HANDLE):
+    inputs = keras.Input((299, 299, 3))
+    if pretrained:
+        features = HubBackbone(handle, name="inaturalist_inception_v3")(inputs)
+    else:  # same architecture and compute, random weights (for cost measurements)
+        base = keras.applications.InceptionV3(
+            include_top=False, weights=None, pooling="avg", input_shape=(299, 299, 3)
+        )
+        features = base(inputs, training=False)
+    return keras.Model(inputs, features, name="inaturalist_inception_v3")
+
+
+def _keras_app(app, size: int, name: str):
+    def build(pretrained: bool = True):
+        if pretrained:
+            check_network("storage.googleapis.com")
+        inputs = keras.Input((size, size, 3))
+        base = app(
+            include_top=False,
+            weights="imagenet" if pretrained else None,
+            pooling="avg",
+            input_shape=(size, size, 3),
+        )
+        # These networks expect pixels in [-1, 1]; ours arrive in [0, 1].
+        x = keras.layers.Rescaling(2.0, offset=-1.0)(inputs)
+        return keras.Model(inputs, base(x, training=False), name=name)
+
+    return build
+
+
+def _tiny(pretrained: bool = True, seed: int = 0):
+    """A small CNN with fixed random weights: generic colour and texture features."""
+    inputs = keras.Input((64, 64, 3))
+    x = keras.layers.Rescaling(2.0, offset=-1.0)(inputs)
+    pooled = []
+    for i, filters in enumerate((16, 32, 64)):
+        x = keras.layers.Conv2D(
+            filters,
+            3,
+            strides=2,
+            padding="same",
+            activation="relu",
+            kernel_initializer=keras.initializers.HeNormal(seed=seed + i),
+            name=f"conv{i}",
+        )(x)
+        pooled.append(keras.layers.GlobalAveragePooling2D()(x))
+        pooled.append(keras.layers.GlobalMaxPooling2D()(x))
+    features = keras.layers.Concatenate()(pooled)
+    return keras.Model(inputs, features, name="tiny_offline")
+
+
+BACKBONES: dict[str, BackboneSpec] = {
+    spec.name: spec
+    for spec in (
+        BackboneSpec(
+            "inaturalist_inception_v3",
+            299,
+            "InceptionV3 pre-trained on iNaturalist (TF Hub), 2048 features",
+            _inaturalist,
+        ),
+        BackboneSpec(
+            "inception_v3_imagenet",
+            299,
+            "InceptionV3 pre-trained on ImageNet (keras.applications), 2048 features",
+            _keras_app(keras.applications.InceptionV3, 299, "inception_v3_imagenet"),
+        ),
+        BackboneSpec(
+            "mobilenet_v2_imagenet",
+            160,
+            "MobileNetV2 pre-trained on ImageNet (keras.applications), 1280 features",
+            _keras_app(keras.applications.MobileNetV2, 160, "mobilenet_v2_imagenet"),
+        ),
+        BackboneSpec(
+            "tiny_offline",
+            64,
+            "offline stand-in: a 3-layer CNN with fixed random weights, 224 features",
+            _tiny,
+        ),
+    )
+}
+
+
+def default_backbone(profile: str | None = None) -> str:
+    """The backbone a profile uses: the article's on ``full``, the tiny one offline."""
+    profile = get_profile() if profile is None else profile
+    return {"full": "inaturalist_inception_v3", "offline": "tiny_offline"}[profile]
+
+
+def get_backbone(name: str | None = None, pretrained: bool = True, **kwargs):
+    """Build backbone ``name`` (default: the profile's) as a Keras model.
+
+    The model maps float images in [0, 1] of size ``BACKBONES[name].image_size``
+    to one feature vector per image. ``pretrained=False`` gives random weights
+    (same compute, no download).
+    """
+    name = default_backbone() if name is None else name
+    if not isinstance(name, str):
+        raise TypeError(f"backbone name must be a string, got {type(name).__name__}")
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {list(BACKBONES)}")
+    return BACKBONES[name].build(pretrained=pretrained, **kwargs)
+
+
+def build_classifier(backbone: keras.Model, n_classes: int) -> keras.Model:
+    """The backbone followed by one Dense softmax layer (the article's model)."""
+    if not isinstance(backbone, keras.Model):
+        raise TypeError(f"backbone must be a keras.Model, got {type(backbone)}")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
+        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+    inputs = keras.Input(backbone.input_shape[1:])
+    features = backbone(inputs, training=False)
+    outputs = keras.layers.Dense(n_classes, activation="softmax", name="head")(features)
+    return keras.Model(inputs, outputs, name=f"{backbone.name}_classifier")
+
+
+class TqdmCallback(keras.callbacks.Callback):
+    """One tqdm bar over epochs, with the latest metrics, for ``model.fit``."""
+
+    def __init__(self, epochs: int, desc: str = "training") -> None:
+        super().__init__()
+        self.epochs, self.desc, self.bar = epochs, desc, None
+
+    def on_train_begin(self, logs=None):
+        self.bar = tqdm(total=self.epochs, desc=self.desc, unit="epoch")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.set_postfix({k: f"{v:.3f}" for k, v in (logs or {}).items()})
+        self.bar.update(1)
+
+    def on_train_end(self, logs=None):
+        self.bar.close()
+
+
+def _compile(model: keras.Model, learning_rate: float) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+def train_two_stage(
+    model: keras.Model,
+    backbone: keras.Model,
+    train: tf.data.Dataset,
+    validation: tf.data.Dataset | None = None,
+    head_epochs: int = 3,
+    finetune_epochs: int = 2,
+    head_lr: float = 1e-3,
+    finetune_lr: float = 1e-5,
+) -> dict[str, list[float]]:
+    """The article's transfer learning: head only, then everything at a low rate.
+
+    Stage 1 freezes ``backbone`` and trains the head ``head_epochs`` epochs.
+    Stage 2 unfreezes it and **recompiles** (Keras reads ``trainable`` at
+    compile time: without it the backbone would stay frozen, the article's bug)
+    with ``finetune_lr``, then trains ``finetune_epochs`` more. ``train`` and
+    ``validation`` are batched. Returns the concatenated history, with a
+    ``stage`` entry per epoch.
+    """
+    for name, value in (
+        ("head_epochs", head_epochs),
+        ("finetune_epochs", finetune_epochs),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    for name, value in (("head_lr", head_lr), ("finetune_lr", finetune_lr)):
+        if not isinstance(value, (int, float)) or not 0 < value < 1:
+            raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+    if backbone not in model.layers:
+        raise ValueError("backbone must be a layer of model (use build_classifier)")
+    history: dict[str, list[float]] = {"stage": []}
+    for stage, epochs, lr, trainable in (
+        (1, head_epochs, head_lr, False),
+        (2, finetune_epochs, finetune_lr, True),
+    ):
+        if epochs == 0:
+            continue
+        backbone.trainable = trainable
+        _compile(model, lr)
+        h = model.fit(
+            train,
+            validation_data=validation,
+            epochs=epochs,
+            verbose=0,
+            callbacks=[TqdmCallback(epochs, f"stage {stage}")],
+        )
+        for key, values in h.history.items():
+            history.setdefault(key, []).extend(values)
+        history["stage"].extend([stage] * epochs)
+    return history
+
+
+# --- cached features ----------------------------------------------------------------
+
+
+def extract_features(
+    backbone: keras.Model, dataset: tf.data.Dataset, desc: str = "features"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run ``backbone`` over a batched ``(images, labels)`` dataset, with a progress bar."""
+    if not isinstance(dataset, tf.data.Dataset):
+        raise TypeError(f"dataset must be a tf.data.Dataset, got {type(dataset)}")
+    n = dataset.cardinality().numpy()
+    total = int(n) if n >= 0 else None
+    feats, labels = [], []
+    for images, y in tqdm(dataset, total=total, desc=desc, unit="batch"):
+        feats.append(backbone(images, training=False).numpy())
+        labels.append(y.numpy())
+    if not feats:
+        raise ValueError("dataset is empty: no features to extract")
+    return np.concatenate(feats).astype(np.float32), np.concatenate(labels)
+
+
+def cached_features(
+    splits: Splits,
+    backbone_name: str | None = None,
+    split_names=("train", "validation", "test", "pool"),
+    batch_size: int = 32,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Features and labels of each split, computed once and cached on disk.
+
+    The cache key is (backbone, data fingerprint, split, image size). A file that
+    cannot be read or does not match its key is computed again, with a warning.
+    """
+    if not isinstance(splits, Splits):
+        raise TypeError(f"splits must come from load_splits(), got {type(splits)}")
+    name = default_backbone(splits.profile) if backbone_name is None else backbone_name
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {list(BACKBONES)}")
+    size = BACKBONES[name].image_size
+    folder = cache_dir("features")
+    result, backbone = {}, None
+    for split in split_names:
+        key = f"{name}-{splits.fingerprint}-{split}-{size}px"
+        path = folder / f"{key}.npz"
+        loaded = _load_features(path, key, splits.sizes[split])
+        if loaded is None:
+            backbone = backbone or get_backbone(name)
+            ds = preprocess(splits[split], size, batch_size)
+            x, y = extract_features(backbone, ds, desc=f"{split} features")
+            _save_npz(path, features=x, labels=y, key=np.array(key))
+            loaded = (x, y)
+        result[split] = loaded
+    return result
+
+
+def _load_features(path, key: str, n: int):
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as f:
+            x, y, stored = f["features"], f["labels"], str(f["key"])
+        if stored == key and len(x) == len(y) == n and np.all(np.isfinite(x)):
+            return x, y
+        warnings.warn(f"feature cache {path.name} does not match; recomputing it")
+    except Exception as exc:
+        warnings.warn(f"feature cache {path.name} is unreadable ({exc}); recomputing")
+    return None
+
+
+def _save_npz(path, **arrays) -> None:
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)  # atomic: never a half-written cache file
+
+
+def train_head(
+    features: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    epochs: int = 20,
+    learning_rate: float = 1e-2,
+    batch_size: int = 32,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[keras.Model, dict[str, list[float]]]:
+    """Train a Dense softmax head on cached features. Same seed, same head.
+
+    The features are standardised with statistics of ``features`` (a Keras
+    ``Normalization`` layer inside the head, so predictions need nothing else).
+    """
+    x = np.asarray(features, dtype=np.float32)
+    y = np.asarray(labels)
+    if x.ndim != 2 or len(x) == 0:
+        raise ValueError(f"features must be a non-empty 2-D array, got shape {x.shape}")
+    if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"labels must be {len(x)} integers, got shape {y.shape}")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
+        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
+    if y.min() < 0 or y.max() >= n_classes:
+        raise ValueError(
+            f"labels must be in [0, {n_classes}), got {y.min()}..{y.max()}"
+        )
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((x.shape[1],))
+    scale = keras.layers.Normalization(name="standardise")
+    scale.adapt(x)  # features on one scale: one learning rate suits every backbone
+    outputs = keras.layers.Dense(n_classes, activation="softmax", name="head")(
+        scale(inputs)
+    )
+    head = keras.Model(inputs, outputs, name="head")
+    _compile(head, learning_rate)
+    h = head.fit(
+        x,
+        y,
+        validation_data=validation,
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=[TqdmCallback(epochs, "head")] if progress else [],
+    )
+    return head, h.history

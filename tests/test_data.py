@@ -1,0 +1,172 @@
+import time
+import warnings
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from alwidgets import data
+
+
+def test_article_split():
+    assert data.split_slices(3670) == {
+        "train": "train[:1000]",
+        "validation": "train[1000:1500]",
+        "test": "train[1500:2500]",
+        "pool": "train[2500:]",
+    }
+
+
+@pytest.mark.parametrize(
+    "sizes, words",
+    [
+        ({"train": 3000, "validation": 500, "test": 170}, "leaves no pool"),
+        ({"train": 0, "validation": 500, "test": 1000}, "positive integer"),
+        ({"train": 1.5, "validation": 500, "test": 1000}, "positive integer"),
+        ({"train": 10, "validation": 5}, "exactly train, validation and test"),
+    ],
+)
+def test_bad_split_sizes(sizes, words):
+    with pytest.raises(ValueError, match=words):
+        data.split_slices(3670, sizes)
+
+
+def test_offline_flowers_are_deterministic_and_varied():
+    start = time.perf_counter()
+    a, ya, ma = data.make_offline_flowers(300, seed=3)
+    assert time.perf_counter() - start < 5
+    b, yb, mb = data.make_offline_flowers(300, seed=3)
+    c, _, _ = data.make_offline_flowers(300, seed=4)
+    assert a.dtype == np.uint8 and a.shape == (300, 64, 64, 3)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ya, yb)
+    np.testing.assert_array_equal(ma, mb)
+    assert not np.array_equal(a, c)
+    assert set(ya.tolist()) == set(range(5))
+    assert 0.1 < ma.mean() < 0.3  # about a fifth are ambiguous mixes
+
+
+def test_offline_classes_differ_in_colour_but_mixes_blur_them():
+    x, y, mixed = data.make_offline_flowers(600, seed=0)
+    centre = x[:, 24:40, 24:40].reshape(len(x), -1, 3).mean(axis=1)
+    means = np.stack([centre[(y == k) & ~mixed].mean(axis=0) for k in range(5)])
+    # nearest class mean of the centre colour: clean images far easier than mixes
+    dist = ((centre[:, None, :] - means[None]) ** 2).sum(-1)
+    correct = dist.argmin(1) == y
+    assert correct[~mixed].mean() > correct[mixed].mean() + 0.1
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"n": 0}, {"n": 5, "size": 8}, {"n": 5, "mix": 1.5}, {"n": "5"}]
+)
+def test_offline_bad_input(kwargs):
+    with pytest.raises(ValueError):
+        data.make_offline_flowers(**kwargs)
+
+
+def test_offline_splits_are_disjoint_and_sized():
+    splits = data.load_splits("offline")
+    assert splits.class_names == data.FLOWER_NAMES
+    images = {}
+    for name, n in data.OFFLINE_SIZES.items():
+        arr = np.stack([x for x, _ in splits[name].as_numpy_iterator()])
+        assert len(arr) == n == splits.sizes[name]
+        images[name] = {a.tobytes() for a in arr}
+    names = list(images)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert not images[a] & images[b], f"{a} and {b} overlap"
+
+
+def test_offline_cache_survives_corruption(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALWIDGETS_CACHE_DIR", str(tmp_path))
+    first = data.labels_of(data.load_splits("offline").pool)
+    (path,) = (tmp_path / "data").glob("*.npz")
+    path.write_bytes(b"not a zip file")
+    with pytest.warns(UserWarning, match="regenerating"):
+        again = data.load_splits("offline")
+    np.testing.assert_array_equal(data.labels_of(again.pool), first)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the rewritten cache is read silently
+        data.load_splits("offline")
+
+
+@pytest.fixture
+def tf_flowers_metadata(tmp_path):
+    """tf_flowers' real metadata (3,670 examples in 'train'), for mock_data."""
+    folder = tmp_path / "tf_flowers" / "3.0.1"
+    folder.mkdir(parents=True)
+    info = tfds.builder("tf_flowers", data_dir=str(tmp_path / "empty")).info
+    template = tfds.core.naming.ShardedFileTemplate(
+        data_dir=str(folder),
+        template="{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}",
+        dataset_name="tf_flowers",
+        filetype_suffix="tfrecord",
+    )
+    info.set_splits(
+        tfds.core.SplitDict(
+            [
+                tfds.core.SplitInfo(
+                    name="train",
+                    shard_lengths=[3670],
+                    num_bytes=0,
+                    filename_template=template,
+                )
+            ]
+        )
+    )
+    info.write_to_directory(str(folder))
+    return str(tmp_path)
+
+
+def test_full_profile_loads_tf_flowers_through_tfds(tf_flowers_metadata):
+    with tfds.testing.mock_data(num_examples=6, data_dir=tf_flowers_metadata):
+        splits = data.load_splits("full")
+        assert splits.sizes == {
+            "train": 1000,
+            "validation": 500,
+            "test": 1000,
+            "pool": 1170,
+        }
+        assert splits.class_names == [
+            "dandelion",
+            "daisy",
+            "tulips",
+            "sunflowers",
+            "roses",
+        ]
+        image, label = next(iter(splits.train))
+        assert image.dtype == tf.uint8 and image.shape[-1] == 3
+        batch, labels = next(iter(data.preprocess(splits.test, 299, batch_size=4)))
+        assert batch.shape == (4, 299, 299, 3) and batch.dtype == tf.float32
+        assert 0.0 <= float(tf.reduce_min(batch)) <= float(tf.reduce_max(batch)) <= 1
+        small = data.load_splits(
+            "full", sizes={"train": 100, "validation": 50, "test": 100}
+        )
+        assert small.sizes["pool"] == 3420
+
+
+def test_full_profile_without_network_fails_fast(tmp_path):
+    start = time.monotonic()
+    with pytest.raises(ConnectionError, match="offline"):
+        data.load_splits("full", data_dir=str(tmp_path))
+    assert time.monotonic() - start < 15
+
+
+def test_preprocess_bad_input():
+    ds = tf.data.Dataset.from_tensor_slices((np.zeros((2, 8, 8, 3), np.uint8), [0, 1]))
+    with pytest.raises(TypeError):
+        data.preprocess(np.zeros((2, 8, 8, 3)), 8)
+    with pytest.raises(ValueError, match="image_size"):
+        data.preprocess(ds, 0)
+    with pytest.raises(ValueError, match="profile"):
+        data.load_splits("gpu")
+
+
+def test_images_at():
+    x = np.arange(5 * 2 * 2 * 3, dtype=np.uint8).reshape(5, 2, 2, 3)
+    ds = tf.data.Dataset.from_tensor_slices((x, np.arange(5)))
+    np.testing.assert_array_equal(data.images_at(ds, [3, 0]), x[[3, 0]])
+    with pytest.raises(ValueError, match="beyond"):
+        data.images_at(ds, [7])
