@@ -327,7 +327,7 @@ def train_two_stage(
 def extract_features(
     backbone: keras.Model, dataset: tf.data.Dataset, desc: str = "features"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Run ``backbone`` over a batched ``(images, labels)`` dataset, with a progress bar."""
+    """Run ``backbone`` over batched ``(images, labels)``, with a progress bar."""
     if not isinstance(dataset, tf.data.Dataset):
         raise TypeError(f"dataset must be a tf.data.Dataset, got {type(dataset)}")
     n = dataset.cardinality().numpy()
