@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import warnings
 from collections.abc import Callable
@@ -45,6 +46,8 @@ __all__ = [
     "cached_features",
     "train_head",
     "TqdmCallback",
+    "trained_head",
+    "predict_proba",
 ]
 
 INATURALIST_HANDLE = (
@@ -116,6 +119,8 @@ def _resolve_handle(handle: str) -> str:
         return handle
     if "://" not in handle:
         raise ValueError(f"{handle!r} is neither a local folder nor a URL")
+    # Keep the weights with our other caches (and in the Binder image).
+    os.environ.setdefault("TFHUB_CACHE_DIR", str(cache_dir("tfhub")))
     import tensorflow_hub as hub
     from tensorflow_hub import resolver
 
@@ -332,9 +337,13 @@ def extract_features(
         raise TypeError(f"dataset must be a tf.data.Dataset, got {type(dataset)}")
     n = dataset.cardinality().numpy()
     total = int(n) if n >= 0 else None
+    # A compiled forward pass: on CPU it is about twice as fast as eager calls and
+    # peaks at ~1.3 GB instead of ~5 GB for InceptionV3 at 299 px, batch 32.
+    spec = tf.TensorSpec([None, *backbone.input_shape[1:]], tf.float32)
+    forward = tf.function(lambda x: backbone(x, training=False), input_signature=[spec])
     feats, labels = [], []
     for images, y in tqdm(dataset, total=total, desc=desc, unit="batch"):
-        feats.append(backbone(images, training=False).numpy())
+        feats.append(forward(images).numpy())
         labels.append(y.numpy())
     if not feats:
         raise ValueError("dataset is empty: no features to extract")
@@ -444,3 +453,56 @@ def train_head(
         callbacks=[TqdmCallback(epochs, "head")] if progress else [],
     )
     return head, h.history
+
+
+def trained_head(
+    splits: Splits,
+    features: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    backbone_name: str | None = None,
+    epochs: int = 20,
+    learning_rate: float = 1e-2,
+    seed: int = 0,
+) -> tuple[keras.Model, dict[str, list[float]]]:
+    """The head trained on the train split's cached features, cached on disk.
+
+    What notebook 3 trains and notebooks 4-5 start from: a second call (or a
+    fresh kernel) loads it instead of training again.
+    """
+    name = default_backbone(splits.profile) if backbone_name is None else backbone_name
+    if features is None:
+        features = cached_features(splits, name, ("train", "validation"))
+    key = f"head-{name}-{splits.fingerprint}-e{epochs}-lr{learning_rate}-s{seed}"
+    path = cache_dir("heads") / f"{key}.keras"
+    history_path = path.with_suffix(".json")
+    if path.exists() and history_path.exists():
+        try:
+            head = keras.saving.load_model(path)
+            return head, json.loads(history_path.read_text())
+        except Exception as exc:
+            warnings.warn(f"cached head {path.name} is unreadable ({exc}); retraining")
+    head, history = train_head(
+        *features["train"],
+        n_classes=len(splits.class_names),
+        validation=features["validation"],
+        epochs=epochs,
+        learning_rate=learning_rate,
+        seed=seed,
+    )
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
+    head.save(tmp)
+    os.replace(tmp, path)
+    history = {k: [float(v) for v in vals] for k, vals in history.items()}
+    history_path.write_text(json.dumps(history))
+    return head, history
+
+
+def predict_proba(model: keras.Model, x, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities of ``model`` on an array, in batches, as float64."""
+    x = np.asarray(x, dtype=np.float32)
+    if len(x) == 0:
+        raise ValueError("nothing to predict: x is empty")
+    out = [
+        model(x[i : i + batch_size], training=False)
+        for i in range(0, len(x), batch_size)
+    ]
+    return np.concatenate([np.asarray(o) for o in out]).astype(np.float64)

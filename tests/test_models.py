@@ -208,3 +208,22 @@ def test_backbone_names_cover_the_article_and_its_exercise():
     assert models.default_backbone("full") == "inaturalist_inception_v3"
     assert models.default_backbone("offline") == "tiny_offline"
     assert isinstance(models.get_backbone("tiny_offline"), keras.Model)
+
+
+def test_hub_url_without_network_fails_fast(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))
+    start = time.monotonic()
+    with pytest.raises(ConnectionError, match="offline"):
+        models.get_backbone("inaturalist_inception_v3")
+    assert time.monotonic() - start < 15
+
+
+def test_extract_features_matches_the_backbone():
+    backbone = models.get_backbone("tiny_offline")
+    x = np.random.default_rng(0).random((10, 64, 64, 3)).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices((x, np.arange(10))).batch(4)
+    feats, labels = models.extract_features(backbone, ds)
+    np.testing.assert_allclose(feats, backbone(x).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(labels, np.arange(10))

@@ -1,0 +1,132 @@
+"""Plots the notebooks share: galleries, class balance, training curves, confusions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = [
+    "show_images",
+    "plot_class_balance",
+    "plot_history",
+    "confusion_matrix",
+    "plot_confusion",
+    "plot_probabilities",
+]
+
+
+def show_images(images, titles: Sequence[str] | None = None, ncols: int = 8, size=1.6):
+    """A grid of images (uint8 or float in [0, 1]) with optional titles."""
+    images = list(images)
+    if not images:
+        raise ValueError("no images to show")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"{len(titles)} titles for {len(images)} images")
+    ncols = min(ncols, len(images))
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (ax, image) in enumerate(zip(axes.flat, images)):
+        ax.imshow(np.asarray(image))
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_balance(counts: dict[str, np.ndarray], class_names: Sequence[str]):
+    """Grouped bars: the share of each class in each split."""
+    fig, ax = plt.subplots(figsize=(8, 3))
+    width = 0.8 / len(counts)
+    x = np.arange(len(class_names))
+    for i, (split, c) in enumerate(counts.items()):
+        c = np.asarray(c, dtype=float)
+        ax.bar(x + i * width, c / c.sum(), width, label=f"{split} ({int(c.sum())})")
+    ax.set_xticks(x + width * (len(counts) - 1) / 2, class_names)
+    ax.set_ylabel("share of the split")
+    ax.legend(fontsize=8, ncols=len(counts))
+    ax.set_title("Class balance of each split")
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history: dict[str, list[float]], title: str = "Training curves"):
+    """Loss and accuracy per epoch, train and validation; stage 2 shaded if present."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        ax.plot(epochs, history[metric], "o-", label="train")
+        if f"val_{metric}" in history:
+            ax.plot(epochs, history[f"val_{metric}"], "o-", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        stages = np.asarray(history.get("stage", []))
+        if (stages == 2).any():
+            start = epochs[stages == 2][0] - 0.5
+            ax.axvspan(start, epochs[-1] + 0.5, color="grey", alpha=0.15)
+            ax.text(start + 0.1, ax.get_ylim()[1], "fine-tuning", va="top", fontsize=8)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """Counts ``[true, predicted]``."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"shapes differ: {y_true.shape} and {y_pred.shape}")
+    m = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(m, (y_true, y_pred), 1)
+    return m
+
+
+def plot_confusion(y_true, y_pred, class_names: Sequence[str], title="Test set"):
+    """Confusion matrix with counts in the cells."""
+    m = confusion_matrix(y_true, y_pred, len(class_names))
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ax.imshow(m, cmap="Blues")
+    for (i, j), v in np.ndenumerate(m):
+        colour = "white" if v > m.max() / 2 else "black"
+        ax.text(j, i, str(v), ha="center", va="center", color=colour, fontsize=8)
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=45, ha="right")
+    ax.set_yticks(ticks, class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    accuracy = np.trace(m) / max(m.sum(), 1)
+    ax.set_title(f"{title}: accuracy {accuracy:.1%}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_probabilities(images, probs, class_names, titles=None, ncols: int = 5):
+    """Each image above a bar chart of its predicted class probabilities."""
+    images, probs = list(images), np.asarray(probs)
+    if len(images) != len(probs):
+        raise ValueError(f"{len(images)} images for {len(probs)} rows of probs")
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(
+        2 * nrows, ncols, figsize=(2.2 * ncols, 3.6 * nrows), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (image, p) in enumerate(zip(images, probs)):
+        r, c = divmod(i, ncols)
+        axes[2 * r, c].imshow(np.asarray(image))
+        if titles is not None:
+            axes[2 * r, c].set_title(titles[i], fontsize=8)
+        bar = axes[2 * r + 1, c]
+        bar.axis("on")
+        bar.barh(np.arange(len(class_names)), p, color="#1b9e77")
+        bar.set_xlim(0, 1)
+        bar.set_yticks(np.arange(len(class_names)), class_names, fontsize=7)
+        bar.tick_params(axis="x", labelsize=7)
+        bar.invert_yaxis()
+    fig.tight_layout()
+    return fig
