@@ -4,12 +4,14 @@ Light on import: TensorFlow is loaded only by ``alwidgets.data`` and
 ``alwidgets.models``, which notebooks import when they need them.
 """
 
+from .annotate import ImageAnnotator
 from .config import cache_dir, check_network, get_profile, set_profile
 from .criteria import entropy, least_confidence, select, smallest_margin
 from .playground import CriteriaPlayground
 
 __all__ = [
     "CriteriaPlayground",
+    "ImageAnnotator",
     "cache_dir",
     "check_network",
     "entropy",
