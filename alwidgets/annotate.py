@@ -267,7 +267,7 @@ class ImageAnnotator(widgets.VBox):
         How many labels may be spent (default: all images).
     """
 
-    KEYS_HELP = "1–9 label · s skip · u / Backspace undo · ← / b back · → / n next"
+    KEYS_HELP = "s skip · u / Backspace undo · ← / b back · → / n next"
 
     def __init__(
         self,
@@ -555,7 +555,9 @@ class ImageAnnotator(widgets.VBox):
                 widgets.HBox(self._class_buttons, layout={"flex_flow": "row wrap"}),
                 widgets.HBox(list(self._nav_buttons.values())),
                 self._feedback,
-                widgets.HTML(f"<small>Keys: {self.KEYS_HELP}</small>"),
+                widgets.HTML(
+                    f"<small>Keys: 1–{len(self.classes)} label · {self.KEYS_HELP}</small>"
+                ),
                 self._keys,
             ]
         )
