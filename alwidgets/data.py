@@ -34,10 +34,15 @@ SPLITS = ("train", "validation", "test", "pool")
 TF_FLOWERS_SIZE = 3670
 #: The article's code: train[:1000], train[1000:1500], train[1500:2500], the rest.
 FULL_SIZES = {"train": 1000, "validation": 500, "test": 1000}
-#: The offline profile keeps the proportions at about a fifth of the size.
-OFFLINE_SIZES = {"train": 200, "validation": 100, "test": 200, "pool": 240}
+#: The offline profile: a small labelled start (a tenth of the article's), a test
+#: set big enough to measure, and a pool about a fifth of the article's.
+OFFLINE_SIZES = {"train": 100, "validation": 100, "test": 200, "pool": 240}
 OFFLINE_IMAGE_SIZE = 64
 OFFLINE_SEED = 0
+#: How far a mixed image moves towards its second class (0 = not at all, 0.5 = halfway).
+MIX_STRENGTH = (0.15, 0.45)
+COLOUR_JITTER = 0.12  # standard deviation of a per-image colour shift
+PIXEL_NOISE = 0.05  # standard deviation of per-pixel noise
 #: tf_flowers' label names, in its own order (the offline data reuses them).
 FLOWER_NAMES = ["dandelion", "daisy", "tulips", "sunflowers", "roses"]
 
@@ -162,14 +167,14 @@ _PROTOTYPES = {
 
 
 def make_offline_flowers(
-    n: int, seed: int = OFFLINE_SEED, size: int = OFFLINE_IMAGE_SIZE, mix: float = 0.2
+    n: int, seed: int = OFFLINE_SEED, size: int = OFFLINE_IMAGE_SIZE, mix: float = 0.4
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Generate ``n`` flower-like images of 5 classes, deterministically.
 
     Each class has its own petal colour, centre colour, petal count and shape;
     every image gets a random position, size, rotation, colour jitter, background
     and pixel noise. A share ``mix`` of the images blends the look of its class
-    with a second class (30-50 % of the way): genuinely ambiguous images, labelled
+    with a second class (15-45 % of the way): genuinely ambiguous images, labelled
     with the class they are closest to.
 
     Returns ``images`` (n, size, size, 3) uint8, ``labels`` (n,) int64 in
@@ -187,7 +192,7 @@ def make_offline_flowers(
     labels = rng.integers(0, k, size=n)
     mixed = rng.random(n) < mix
     other = (labels + rng.integers(1, k, size=n)) % k
-    t = np.where(mixed, rng.uniform(0.3, 0.5, size=n), 0.0)
+    t = np.where(mixed, rng.uniform(*MIX_STRENGTH, size=n), 0.0)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64) / (size - 1) * 2 - 1
     images = np.empty((n, size, size, 3), dtype=np.uint8)
     for i in range(n):
@@ -217,19 +222,19 @@ def _draw(p: np.ndarray, xx: np.ndarray, yy: np.ndarray, rng) -> np.ndarray:
     r = np.hypot(x, y)
     theta = np.arctan2(y, x) + phase
     edge = radius * (1 - depth + depth * np.abs(np.cos(count * theta / 2)) ** 0.7)
-    jitter = rng.normal(0, 0.06, size=3)
+    jitter = rng.normal(0, COLOUR_JITTER, size=3)
     shade = 0.75 + 0.25 * np.clip(1 - r / radius, 0, 1)[..., None]
     flower = r < edge
     img[flower] = (np.clip(petal + jitter, 0, 1) * shade)[flower]
     disc = r < centre_r * radius
     img[disc] = np.clip(centre + jitter / 2, 0, 1)
-    img += rng.normal(0, 0.05, size=img.shape)
+    img += rng.normal(0, PIXEL_NOISE, size=img.shape)
     return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
 
 
 def _offline_splits() -> Splits:
     total = sum(OFFLINE_SIZES.values())
-    key = f"flowers-{OFFLINE_SEED}-{OFFLINE_IMAGE_SIZE}-{total}-v1"
+    key = f"flowers-{OFFLINE_SEED}-{OFFLINE_IMAGE_SIZE}-{total}-v2"
     images, labels = _cached_offline_arrays(key, total)
     datasets, start = [], 0
     for name in SPLITS:

@@ -44,7 +44,7 @@ def test_offline_flowers_are_deterministic_and_varied():
     np.testing.assert_array_equal(ma, mb)
     assert not np.array_equal(a, c)
     assert set(ya.tolist()) == set(range(5))
-    assert 0.1 < ma.mean() < 0.3  # about a fifth are ambiguous mixes
+    assert 0.3 < ma.mean() < 0.5  # about two in five are ambiguous mixes
 
 
 def test_offline_classes_differ_in_colour_but_mixes_blur_them():

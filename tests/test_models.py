@@ -153,7 +153,7 @@ def test_feature_cache_hits_and_rebuilds(tmp_path, monkeypatch):
     )
     first = models.cached_features(splits, split_names=("train", "test"))
     assert len(calls) == 1
-    assert first["train"][0].shape == (200, 224)
+    assert first["train"][0].shape == (100, 224)
     np.testing.assert_array_equal(first["train"][1], data.labels_of(splits.train))
 
     with warnings.catch_warnings():
