@@ -14,6 +14,7 @@ __all__ = [
     "confusion_matrix",
     "plot_confusion",
     "plot_probabilities",
+    "plot_learning_curves",
 ]
 
 
@@ -128,5 +129,28 @@ def plot_probabilities(images, probs, class_names, titles=None, ncols: int = 5):
         bar.set_yticks(np.arange(len(class_names)), class_names, fontsize=7)
         bar.tick_params(axis="x", labelsize=7)
         bar.invert_yaxis()
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_curves(curves: dict, title: str = "Test accuracy vs labels used"):
+    """Mean accuracy per strategy with a band of ± one standard deviation over seeds.
+
+    ``curves`` is what ``experiments.curves(rows)`` returns.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for strategy, (labels, acc) in curves.items():
+        mean, std = acc.mean(0), acc.std(0)
+        colour = {"color": "black"} if strategy == "random" else {}
+        ls = "--" if strategy == "random" else "-"
+        name = strategy.replace("_", " ")
+        line = ax.plot(labels, mean, marker="o", ls=ls, label=name, ms=3, **colour)
+        ax.fill_between(
+            labels, mean - std, mean + std, alpha=0.15, color=line[0].get_color()
+        )
+    ax.set_xlabel("labels bought from the pool")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
