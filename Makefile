@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e ".[test]"
 	touch $@
 
+# (--allow-root only when run as root, e.g. in a container)
 lab: setup
-	$(BIN)/jupyter lab notebooks/01_uncertainty_criteria.ipynb
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) \
+	    notebooks/01_uncertainty_criteria.ipynb
 
 test: setup
 	$(BIN)/ruff check .

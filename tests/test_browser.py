@@ -129,37 +129,49 @@ def test_label_by_keyboard_and_mouse_in_jupyterlab(lab):
             ],
         )
         page = browser.new_page(viewport={"width": 1300, "height": 900})
-        page.goto(url)
-        page.wait_for_function("window.jupyterapp !== undefined", timeout=60_000)
-        page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
-        page.wait_for_function(
-            "document.querySelector('.jp-Notebook-ExecutionIndicator, .jp-Toolbar-kernelStatus') !== null",
-            timeout=60_000,
-        )
-        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        page.wait_for_selector(".alwidgets-annotator img", timeout=90_000)
-        # The widget takes the focus itself: no click needed before the first key.
-        page.wait_for_selector(".alw-keys.alw-on", timeout=20_000)
-
-        page.keyboard.press("2")  # daisy
-        assert _wait_for(lambda: len(_labels(label_file)) == 1)
-        page.keyboard.press("5")  # roses
-        assert _wait_for(lambda: len(_labels(label_file)) == 2)
-        page.get_by_role("button", name="3 · tulips").click()  # by mouse
-        assert _wait_for(lambda: len(_labels(label_file)) == 3)
-        page.wait_for_timeout(400)  # past the double-click guard
-        page.keyboard.press("u")  # keys still work after a click: undo tulips
-        assert _wait_for(lambda: len(_labels(label_file)) == 4)
-        page.wait_for_function(
-            "document.querySelector('.alwidgets-annotator').innerText.includes('2 of 8 labelled')",
-            timeout=10_000,
-        )
-        page.screenshot(path=str(SCREENSHOTS / "annotator.png"), full_page=True)
-
-        # JupyterLab did not take the digits as its own shortcuts (cell to heading).
-        assert page.locator(".jp-Notebook .jp-MarkdownCell").count() == 0
-        browser.close()
+        try:
+            _label_in_lab(page, url, label_file)
+        except Exception:
+            page.screenshot(path=str(SCREENSHOTS / "failure.png"), full_page=True)
+            print((folder / "server.log").read_text()[-3000:])
+            raise
+        finally:
+            browser.close()
 
     events = _labels(label_file)
     assert [e["label"] for e in events] == ["daisy", "roses", "tulips", None]
     assert [e["item"] for e in events] == [0, 1, 2, 2]
+
+
+def _label_in_lab(page, url: str, label_file: Path) -> None:
+    page.goto(url)
+    page.wait_for_function("window.jupyterapp !== undefined", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
+    # Run only once the kernel is up: a cold first start can take a while.
+    page.wait_for_function(
+        "window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel"
+        "?.status === 'idle'",
+        timeout=120_000,
+    )
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_selector(".alwidgets-annotator img", timeout=90_000)
+    # The widget takes the focus itself: no click needed before the first key.
+    page.wait_for_selector(".alw-keys.alw-on", timeout=20_000)
+
+    page.keyboard.press("2")  # daisy
+    assert _wait_for(lambda: len(_labels(label_file)) == 1)
+    page.keyboard.press("5")  # roses
+    assert _wait_for(lambda: len(_labels(label_file)) == 2)
+    page.get_by_role("button", name="3 · tulips").click()  # by mouse
+    assert _wait_for(lambda: len(_labels(label_file)) == 3)
+    page.wait_for_timeout(400)  # past the double-click guard
+    page.keyboard.press("u")  # keys still work after a click: undo tulips
+    assert _wait_for(lambda: len(_labels(label_file)) == 4)
+    page.wait_for_function(
+        "document.querySelector('.alwidgets-annotator').innerText.includes('2 of 8 labelled')",
+        timeout=10_000,
+    )
+    page.screenshot(path=str(SCREENSHOTS / "annotator.png"), full_page=True)
+
+    # JupyterLab did not take the digits as its own shortcuts (cell to heading).
+    assert page.locator(".jp-Notebook .jp-MarkdownCell").count() == 0
