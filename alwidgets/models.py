@@ -317,6 +317,7 @@ def train_two_stage(
             train,
             validation_data=validation,
             epochs=epochs,
+            shuffle=False,  # a dataset is shuffled by its own pipeline
             verbose=0,
             callbacks=[TqdmCallback(epochs, f"stage {stage}")],
         )
