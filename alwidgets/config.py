@@ -24,6 +24,7 @@ __all__ = [
     "cache_dir",
     "check_network",
     "OfflineError",
+    "save_npz",
 ]
 
 PROFILES = ("full", "offline")
@@ -121,3 +122,12 @@ def check_network(
             f"{host}:{port} cannot be reached ({reason}; gave up after "
             f"{time.monotonic() - start:.1f} s). {HOW_TO_GO_OFFLINE}"
         )
+
+
+def save_npz(path: Path, **arrays) -> None:
+    """Write arrays to ``path`` atomically: readers never see a half-written file."""
+    import numpy as np
+
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import warnings
 
 import numpy as np
 import tensorflow as tf
 
-from .config import cache_dir, check_network, get_profile
+from .config import cache_dir, check_network, get_profile, save_npz
 
 __all__ = [
     "FULL_SIZES",
@@ -264,9 +263,7 @@ def _cached_offline_arrays(key: str, total: int) -> tuple[np.ndarray, np.ndarray
         except Exception as exc:  # truncated, not a zip, missing keys...
             warnings.warn(f"{path} is unreadable ({exc}); regenerating it")
     images, labels, _ = make_offline_flowers(total, seed=OFFLINE_SEED)
-    tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
-    np.savez(tmp, images=images, labels=labels, digest=_digest(images))
-    os.replace(tmp, path)
+    save_npz(path, images=images, labels=labels, digest=_digest(images))
     return images, labels
 
 

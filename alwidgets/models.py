@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from .config import cache_dir, check_network, get_profile
+from .config import cache_dir, check_network, get_profile, save_npz
 from .data import Splits, preprocess
 
 __all__ = [
@@ -378,7 +378,7 @@ def cached_features(
             backbone = backbone or get_backbone(name)
             ds = preprocess(splits[split], size, batch_size)
             x, y = extract_features(backbone, ds, desc=f"{split} features")
-            _save_npz(path, features=x, labels=y, key=np.array(key))
+            save_npz(path, features=x, labels=y, key=np.array(key))
             loaded = (x, y)
         result[split] = loaded
     return result
@@ -396,12 +396,6 @@ def _load_features(path, key: str, n: int):
     except Exception as exc:
         warnings.warn(f"feature cache {path.name} is unreadable ({exc}); recomputing")
     return None
-
-
-def _save_npz(path, **arrays) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)  # atomic: never a half-written cache file
 
 
 def train_head(
