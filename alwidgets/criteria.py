@@ -12,7 +12,14 @@ import numbers
 
 import numpy as np
 
-__all__ = ["least_confidence", "smallest_margin", "entropy", "select", "check_probs"]
+__all__ = [
+    "CRITERIA",
+    "least_confidence",
+    "smallest_margin",
+    "entropy",
+    "select",
+    "check_probs",
+]
 
 #: How far a row may sum away from 1 (softmax outputs in float32 are not exact).
 SUM_TOLERANCE = 1e-3
@@ -80,6 +87,14 @@ def entropy(probs) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
     return np.maximum(-terms.sum(axis=1), 0.0)
+
+
+#: The three criteria by name, for code that lets the learner choose one.
+CRITERIA = {
+    "least_confidence": least_confidence,
+    "smallest_margin": smallest_margin,
+    "entropy": entropy,
+}
 
 
 def select(scores, budget: int) -> np.ndarray:

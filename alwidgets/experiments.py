@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from .criteria import entropy, least_confidence, select, smallest_margin
+from .criteria import CRITERIA, select
 
 __all__ = [
     "STRATEGIES",
@@ -40,11 +40,6 @@ __all__ = [
 ]
 
 STRATEGIES = ("random", "least_confidence", "smallest_margin", "entropy", "k_center")
-_UNCERTAINTY = {
-    "least_confidence": least_confidence,
-    "smallest_margin": smallest_margin,
-    "entropy": entropy,
-}
 
 
 class HeadTrainer:
@@ -108,6 +103,10 @@ def k_center_greedy(pool: np.ndarray, labelled: np.ndarray, batch: int) -> np.nd
     return np.array(picked, dtype=np.int64)
 
 
+def _n_classes(features) -> int:
+    return 1 + int(max(features[s][1].max() for s in ("train", "pool", "test")))
+
+
 def _check(features, rounds, batch, initial) -> None:
     for split in ("train", "test", "pool"):
         if split not in features:
@@ -159,8 +158,7 @@ def simulate(
         return ((x - mean) / std).astype(np.float32)
 
     x_train, x_pool, x_test = scale(x_train), scale(x_pool), scale(x_test)
-    n_classes = int(max(y_train.max(), y_pool.max(), y_test.max())) + 1
-    trainer = trainer or HeadTrainer(x_train.shape[1], n_classes)
+    trainer = trainer or HeadTrainer(x_train.shape[1], _n_classes(features))
     picked = np.empty(0, dtype=np.int64)
     rows = []
     for r in range(rounds + 1):
@@ -177,7 +175,7 @@ def simulate(
             elif strategy == "k_center":
                 new = remaining[k_center_greedy(x_pool[remaining], x, batch)]
             else:
-                scores = _UNCERTAINTY[strategy](trainer.predict(x_pool[remaining]))
+                scores = CRITERIA[strategy](trainer.predict(x_pool[remaining]))
                 new = remaining[select(scores, batch)]
         rows.append(
             {
@@ -209,10 +207,7 @@ def run(
     if not seeds:
         raise ValueError("seeds is empty: give at least one seed")
     _check(features, rounds, batch, initial)
-    dim = features["train"][0].shape[1]
-    n_classes = int(features["train"][1].max()) + 1
-    n_classes = max(n_classes, int(features["pool"][1].max()) + 1)
-    trainer = HeadTrainer(dim, n_classes)
+    trainer = HeadTrainer(features["train"][0].shape[1], _n_classes(features))
     rows = []
     runs = [(s, seed) for s in strategies for seed in seeds]
     for strategy, seed in tqdm(runs, desc="simulations", unit="run"):

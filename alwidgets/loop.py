@@ -12,12 +12,11 @@ import keras
 import numpy as np
 
 from .config import get_profile
-from .criteria import entropy, least_confidence, select, smallest_margin
+from .criteria import CRITERIA, select
 from .data import Splits, load_splits
 from .models import cached_features, predict_proba, train_head, trained_head
 
 __all__ = [
-    "CRITERIA",
     "LABEL_BUDGET",
     "Round",
     "first_round",
@@ -26,11 +25,6 @@ __all__ = [
     "random_selection",
 ]
 
-CRITERIA = {
-    "least_confidence": least_confidence,
-    "smallest_margin": smallest_margin,
-    "entropy": entropy,
-}
 #: The article's budget of 500 labels; offline, scaled like the pool (240 vs 1,170).
 LABEL_BUDGET = {"full": 500, "offline": 100}
 

@@ -12,15 +12,12 @@ import html
 import ipywidgets as widgets
 import numpy as np
 
-from .criteria import check_probs, entropy, least_confidence, smallest_margin
+from .criteria import CRITERIA, check_probs
 
 __all__ = ["CriteriaPlayground"]
 
-CRITERIA = {
-    "least confidence": least_confidence,
-    "smallest margin": smallest_margin,
-    "entropy": entropy,
-}
+# The criteria under their display names ("least confidence", ...).
+SHOWN = {name.replace("_", " "): fn for name, fn in CRITERIA.items()}
 
 
 def _bar(label: str, value: float, maximum: float, colour: str) -> str:
@@ -95,7 +92,7 @@ class CriteriaPlayground(widgets.VBox):
     def scores(self) -> dict[str, float]:
         """The three uncertainty scores of the current row (higher = more uncertain)."""
         row = self._probs[None, :]
-        return {name: float(fn(row)[0]) for name, fn in CRITERIA.items()}
+        return {name: float(fn(row)[0]) for name, fn in SHOWN.items()}
 
     def set_probs(self, probs) -> None:
         """Set all probabilities at once; ``probs`` must already sum to 1."""
