@@ -1,13 +1,19 @@
 """Backbones, classifiers, two-stage transfer learning and the feature cache.
 
-Route for the TF Hub backbone under Keras 3. ``tensorflow_hub.KerasLayer`` is a
-Keras 2 layer and cannot live in a Keras 3 model; ``keras.layers.TFSMLayer`` builds
-but cannot be fine-tuned (its raw ``tf.Variable``s break the Keras 3 optimizer).
-:class:`HubBackbone` loads the Reusable SavedModel with ``tf.saved_model.load`` and
-adopts each of its variables as a Keras variable that *shares the same storage*,
-so Keras sees ordinary weights (frozen or trainable, saved with the model) and the
-SavedModel's own function reads the values the optimizer writes.
+Route for the TF Hub backbone under Keras 3, without ``tensorflow_hub`` (a Keras 2
+library that also installs a second TensorFlow). :func:`fetch_savedmodel` downloads
+the compressed SavedModel once into the cache; :class:`HubBackbone` loads it with
+``tf.saved_model.load`` and hands each of its ``tf.Variable``s to
+``keras.Variable(initializer=...)``, which adopts the variable itself (Keras >= 3.10,
+the route ``keras.layers.TFSMLayer`` uses). Keras then sees ordinary weights
+(frozen or trainable, saved with the model) and the SavedModel's own function
+reads the values the optimizer writes. Unlike ``TFSMLayer``, it passes the
+SavedModel's ``training`` argument explicitly (see BatchNorm below).
 ``tests/test_models.py`` proves it on a local SavedModel with the hub interface.
+
+Where the iNaturalist model comes from: ``ALWIDGETS_INATURALIST_HANDLE`` if set (a
+local SavedModel folder, e.g. on a USB stick, or the URL of a mirror's
+``.tar.gz``), else TF Hub's compressed download (now served by Kaggle Models).
 
 BatchNorm: every backbone runs its BatchNorm layers in inference mode, frozen or
 not (``training=False``). Their moving averages were estimated on millions of
@@ -23,8 +29,13 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
+import tarfile
+import tempfile
+import urllib.parse
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -38,6 +49,8 @@ __all__ = [
     "BACKBONES",
     "BackboneSpec",
     "HubBackbone",
+    "fetch_savedmodel",
+    "resolve_handle",
     "default_backbone",
     "get_backbone",
     "build_classifier",
@@ -53,6 +66,13 @@ __all__ = [
 INATURALIST_HANDLE = (
     "https://tfhub.dev/google/inaturalist/inception_v3/feature_vector/5"
 )
+#: Overrides INATURALIST_HANDLE: a local SavedModel folder or a .tar.gz URL.
+HANDLE_VARIABLE = "ALWIDGETS_INATURALIST_HANDLE"
+#: TF Hub's way to ask for the SavedModel as one .tar.gz.
+COMPRESSED = "?tf-hub-format=compressed"
+#: The archive's sha256, to pin once measured (no network here to measure it): until
+#: then the first download's digest is recorded in ``archive.sha256`` beside it.
+INATURALIST_SHA256: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,28 +85,14 @@ class BackboneSpec:
     build: Callable[..., keras.Model]
 
 
-class _AdoptedVariable(keras.Variable):
-    """A Keras variable whose storage *is* an existing ``tf.Variable``."""
-
-    def __init__(self, variable: tf.Variable, name: str, trainable: bool) -> None:
-        self._adopted = variable
-        super().__init__(
-            initializer=variable.read_value(),
-            dtype=variable.dtype.name,
-            trainable=trainable,
-            name=name,
-        )
-
-    def _initialize(self, value) -> None:  # keep the SavedModel's own variable
-        self._value = self._adopted
-
-
+@keras.saving.register_keras_serializable(package="alwidgets")
 class HubBackbone(keras.layers.Layer):
     """A TF2 Reusable SavedModel (TF Hub format) as a fine-tunable Keras 3 layer.
 
-    ``handle`` is a local SavedModel folder or a TF Hub / Kaggle URL (downloaded
-    once to ``TFHUB_CACHE_DIR``). The SavedModel must follow the hub interface:
-    ``obj(images, training)``, ``obj.variables``, ``obj.trainable_variables``.
+    ``handle`` is a local SavedModel folder or the URL of a compressed one
+    (``.tar.gz``, downloaded once by :func:`fetch_savedmodel`). The SavedModel must
+    follow the hub interface: ``obj(images, training)``, ``obj.variables``,
+    ``obj.trainable_variables``.
     """
 
     def __init__(self, handle: str, trainable: bool = False, **kwargs) -> None:
@@ -94,48 +100,98 @@ class HubBackbone(keras.layers.Layer):
         if not isinstance(handle, str) or not handle:
             raise TypeError(f"handle must be a non-empty string, got {handle!r}")
         self.handle = handle
-        self._module = tf.saved_model.load(_resolve_handle(handle))
+        self._module = tf.saved_model.load(str(resolve_handle(handle)))
         for attr in ("variables", "trainable_variables"):
             if not hasattr(self._module, attr):
                 raise ValueError(
                     f"{handle} is not a Reusable SavedModel: it has no '{attr}'"
                 )
         trainable_ids = {id(v) for v in self._module.trainable_variables}
-        self._adopted = []
         for i, variable in enumerate(self._module.variables):
-            name = variable.name.split(":")[0].replace("/", "_") or f"v{i}"
-            adopted = _AdoptedVariable(variable, name, id(variable) in trainable_ids)
-            self._track_variable(adopted)
-            self._adopted.append(adopted)
+            # Keras >= 3.10 adopts a tf.Variable given as initializer: the Keras
+            # variable *is* the SavedModel's, so the optimizer's updates reach it.
+            self._track_variable(
+                keras.Variable(
+                    initializer=variable,
+                    trainable=id(variable) in trainable_ids,
+                    name=variable.name.split(":")[0].replace("/", "_") or f"v{i}",
+                )
+            )
         self.built = True
 
     def call(self, images, training=None):
         # BatchNorm stays in inference mode, see the module docstring.
         return self._module(images, False)
 
+    def get_config(self) -> dict:
+        return {**super().get_config(), "handle": self.handle}
 
-def _resolve_handle(handle: str) -> str:
+
+def fetch_savedmodel(url: str, folder: Path, sha256: str | None = None) -> Path:
+    """Download the compressed SavedModel at ``url`` once and extract it to ``folder``.
+
+    A folder that already holds ``saved_model.pb`` is used as it is, without
+    touching the network. Otherwise: a network check (seconds, not minutes),
+    the download (``keras.utils.get_file``, with a progress bar, verified against
+    ``sha256`` when given), and the extraction into a temporary folder that is
+    renamed to ``folder`` only once it holds a SavedModel. On any failure nothing
+    is left behind. The archive's sha256 is written to ``folder/archive.sha256``.
+    """
+    if not isinstance(url, str) or "://" not in url:
+        raise ValueError(f"url must be an http(s) URL, got {url!r}")
+    folder = Path(folder)
+    if (folder / "saved_model.pb").exists():
+        return folder
+    parts = urllib.parse.urlsplit(url)
+    check_network(
+        parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        archive = keras.utils.get_file(
+            "model.tar.gz",
+            origin=url,
+            file_hash=sha256,
+            hash_algorithm="sha256",
+            cache_dir=str(work),
+            cache_subdir="download",
+        )
+        digest = hashlib.sha256(Path(archive).read_bytes()).hexdigest()
+        extracted = work / "extracted"
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(extracted, filter="data")
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise ValueError(
+                f"{url} is not a readable .tar.gz archive: {exc}"
+            ) from None
+        found = sorted(extracted.rglob("saved_model.pb"))
+        if not found:
+            raise ValueError(f"the archive at {url} holds no saved_model.pb")
+        (found[0].parent / "archive.sha256").write_text(digest + "\n")
+        os.replace(found[0].parent, folder)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return folder
+
+
+def resolve_handle(handle: str) -> Path:
+    """A local SavedModel folder for ``handle`` (a folder, or a URL fetched once)."""
     if os.path.isdir(handle):
-        return handle
+        return Path(handle)
     if "://" not in handle:
         raise ValueError(f"{handle!r} is neither a local folder nor a URL")
-    # Keep the weights with our other caches (and in the Binder image).
-    os.environ.setdefault("TFHUB_CACHE_DIR", str(cache_dir("tfhub")))
-    import tensorflow_hub as hub
-    from tensorflow_hub import resolver
-
-    cached = os.path.join(
-        resolver.tfhub_cache_dir(use_temp=True),
-        hashlib.sha1(handle.encode("utf8")).hexdigest(),
-    )
-    if not os.path.isdir(cached):
-        check_network("tfhub.dev")
-    return hub.resolve(handle)
+    name = hashlib.sha1(handle.encode("utf8")).hexdigest()[:16]
+    url = handle if handle.endswith((".tar.gz", ".tgz")) else handle + COMPRESSED
+    sha256 = INATURALIST_SHA256 if handle == INATURALIST_HANDLE else None
+    return fetch_savedmodel(url, cache_dir("models") / name, sha256)
 
 
-def _inaturalist(pretrained: bool = True, handle: str = INATURALIST_HANDLE):
+def _inaturalist(pretrained: bool = True, handle: str | None = None):
     inputs = keras.Input((299, 299, 3))
     if pretrained:
+        handle = handle or os.environ.get(HANDLE_VARIABLE) or INATURALIST_HANDLE
         features = HubBackbone(handle, name="inaturalist_inception_v3")(inputs)
     else:  # same architecture and compute, random weights (for cost measurements)
         base = keras.applications.InceptionV3(
@@ -145,9 +201,11 @@ def _inaturalist(pretrained: bool = True, handle: str = INATURALIST_HANDLE):
     return keras.Model(inputs, features, name="inaturalist_inception_v3")
 
 
-def _keras_app(app, size: int, name: str):
+def _keras_app(app, size: int, name: str, weights_file: str):
     def build(pretrained: bool = True):
-        if pretrained:
+        keras_home = os.environ.get("KERAS_HOME") or os.path.expanduser("~/.keras")
+        cached = os.path.exists(os.path.join(keras_home, "models", weights_file))
+        if pretrained and not cached:
             check_network("storage.googleapis.com")
         inputs = keras.Input((size, size, 3))
         base = app(
@@ -197,13 +255,23 @@ BACKBONES: dict[str, BackboneSpec] = {
             "inception_v3_imagenet",
             299,
             "InceptionV3 pre-trained on ImageNet (keras.applications), 2048 features",
-            _keras_app(keras.applications.InceptionV3, 299, "inception_v3_imagenet"),
+            _keras_app(
+                keras.applications.InceptionV3,
+                299,
+                "inception_v3_imagenet",
+                "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            ),
         ),
         BackboneSpec(
             "mobilenet_v2_imagenet",
             160,
             "MobileNetV2 pre-trained on ImageNet (keras.applications), 1280 features",
-            _keras_app(keras.applications.MobileNetV2, 160, "mobilenet_v2_imagenet"),
+            _keras_app(
+                keras.applications.MobileNetV2,
+                160,
+                "mobilenet_v2_imagenet",
+                "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_160_no_top.h5",
+            ),
         ),
         BackboneSpec(
             "tiny_offline",

@@ -147,7 +147,13 @@ def test_full_profile_loads_tf_flowers_through_tfds(tf_flowers_metadata):
         assert small.sizes["pool"] == 3420
 
 
-def test_full_profile_without_network_fails_fast(tmp_path):
+def test_full_profile_without_network_fails_fast(tmp_path, monkeypatch):
+    import socket
+
+    def unreachable(*args, **kwargs):
+        raise OSError("network is unreachable (patched by the test)")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
     start = time.monotonic()
     with pytest.raises(ConnectionError, match="offline"):
         data.load_splits("full", data_dir=str(tmp_path))
@@ -167,6 +173,71 @@ def test_preprocess_bad_input():
 def test_images_at():
     x = np.arange(5 * 2 * 2 * 3, dtype=np.uint8).reshape(5, 2, 2, 3)
     ds = tf.data.Dataset.from_tensor_slices((x, np.arange(5)))
-    np.testing.assert_array_equal(data.images_at(ds, [3, 0]), x[[3, 0]])
+    np.testing.assert_array_equal(np.stack(data.images_at(ds, [3, 0])), x[[3, 0]])
     with pytest.raises(ValueError, match="beyond"):
         data.images_at(ds, [7])
+
+
+def _mixed_sizes(n=5):
+    rng = np.random.default_rng(0)
+    shapes = [
+        (int(rng.integers(240, 501)), int(rng.integers(240, 501))) for _ in range(n)
+    ]
+    images = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in shapes]
+    ds = tf.data.Dataset.from_generator(
+        lambda: ((x, np.int64(i)) for i, x in enumerate(images)),
+        output_signature=(
+            tf.TensorSpec([None, None, 3], tf.uint8),
+            tf.TensorSpec([], tf.int64),
+        ),
+    )
+    return images, ds
+
+
+def test_images_of_real_sizes_are_never_stacked():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from alwidgets import plots
+
+    images, ds = _mixed_sizes()
+    assert len({x.shape for x in images}) > 1
+    got = data.images_at(ds, [3, 0, 4])
+    assert [x.shape for x in got] == [images[i].shape for i in (3, 0, 4)]
+    for a, i in zip(got, (3, 0, 4)):
+        np.testing.assert_array_equal(a, images[i])
+    plots.show_images(got, ["a", "b", "c"])  # the galleries take them as they are
+    plots.plot_probabilities(got, np.full((3, 5), 0.2), list("abcde"))
+    batch, _ = next(iter(data.preprocess(ds, 299, batch_size=5)))
+    assert batch.shape == (5, 299, 299, 3)
+    with pytest.raises(TypeError, match="integers"):
+        data.images_at(ds, [0.5])
+    with pytest.raises(TypeError, match="tf.data.Dataset"):
+        data.images_at(images, [0])
+
+
+def test_tfds_auto_cache_is_off(tf_flowers_metadata, monkeypatch):
+    """tf_flowers is under TFDS's 250 MiB auto-cache limit: +1.7 GB of RAM if on."""
+    seen = {}
+    real_load = tfds.load
+
+    def load(*args, **kwargs):
+        seen.update(kwargs)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(tfds, "load", load)
+    with tfds.testing.mock_data(num_examples=6, data_dir=tf_flowers_metadata):
+        data.load_splits("full")
+    assert seen["read_config"].try_autocache is False
+
+
+def test_offline_error_hides_tfds_chained_assertion(tmp_path, monkeypatch):
+    import socket
+
+    def unreachable(*args, **kwargs):
+        raise OSError("network is unreachable (patched by the test)")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    with pytest.raises(ConnectionError) as caught:
+        data.load_splits("full", data_dir=str(tmp_path))
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
