@@ -25,11 +25,15 @@ __all__ = [
     "check_network",
     "OfflineError",
     "save_npz",
+    "PREFETCH_MARKER",
 ]
 
 PROFILES = ("full", "offline")
 PROFILE_VARIABLE = "ALWIDGETS_PROFILE"
 CACHE_VARIABLE = "ALWIDGETS_CACHE_DIR"
+
+#: Written into the cache folder by ``alwidgets.prefetch`` when it could not finish.
+PREFETCH_MARKER = "prefetch-failed.txt"
 
 HOW_TO_GO_OFFLINE = (
     "To run the tutorial without the network, switch to the offline profile: "
@@ -101,6 +105,13 @@ def check_network(
     """
     if not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ValueError(f"timeout must be a positive number, got {timeout!r}")
+    marker = cache_dir() / PREFETCH_MARKER
+    if marker.exists():
+        print(
+            "Note: the data and model were not pre-fetched when this environment "
+            f"was built ({marker.read_text().strip()}); they will download now. "
+            + HOW_TO_GO_OFFLINE
+        )
     errors: list[BaseException] = []
 
     def connect() -> None:

@@ -423,7 +423,7 @@ def cached_features(
     splits: Splits,
     backbone_name: str | None = None,
     split_names=("train", "validation", "test", "pool"),
-    batch_size: int = 32,
+    batch_size: int = 16,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Features and labels of each split, computed once and cached on disk.
 

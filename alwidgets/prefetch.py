@@ -2,23 +2,45 @@
 
 ``python -m alwidgets.prefetch`` — run by ``binder/postBuild`` so that a Binder
 launch starts ready, and useful before a workshop or a trip without network.
+A flaky network gets three tries; if all fail, a marker file in the cache says
+so, and the notebooks tell the learner that the files will download at first use.
 """
 
 from __future__ import annotations
 
+import sys
+import time
+
 from . import data, models
-from .config import cache_dir
+from .config import PREFETCH_MARKER, cache_dir
 
 
-def main() -> None:
+def prefetch() -> None:
+    """tf_flowers, the backbone, the features of every split and the trained head."""
     splits = data.load_splits("full")  # tf_flowers, 218 MiB
     print("tf_flowers:", splits.sizes)
-    # The backbone weights, then the features of every split (batch 8 keeps the
-    # peak memory near 1 GB, within Binder's 2 GB).
-    models.cached_features(splits, models.default_backbone("full"), batch_size=8)
+    models.cached_features(splits, models.default_backbone("full"))
     models.trained_head(splits)
-    print("full profile ready in", cache_dir())
+
+
+def main(attempts: int = 3, wait: float = 30.0) -> int:
+    marker = cache_dir() / PREFETCH_MARKER
+    for attempt in range(1, attempts + 1):
+        try:
+            prefetch()
+        except Exception as exc:  # report, wait, try again
+            error = f"{type(exc).__name__}: {exc}"
+            print(f"prefetch attempt {attempt}/{attempts} failed: {error}")
+            if attempt < attempts:
+                time.sleep(wait * attempt)
+        else:
+            marker.unlink(missing_ok=True)
+            print("full profile ready in", cache_dir())
+            return 0
+    marker.write_text(error + "\n")
+    print(f"prefetch failed {attempts} times; wrote {marker}")
+    return 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,5 +1,6 @@
 """Project hygiene: environments agree, notebooks are committed without outputs."""
 
+import contextlib
 import json
 import re
 import tomllib
@@ -65,3 +66,41 @@ def test_notebooks_are_numbered_and_linked():
     readme = (ROOT / "README.md").read_text()
     for name in names:
         assert name in readme, f"README does not list {name}"
+
+
+def test_one_tensorflow_wheel():
+    """tensorflow-hub pulled tf-keras and a second, full TensorFlow over tensorflow-cpu."""
+    from importlib import metadata
+
+    wheels = {
+        d.metadata["Name"].lower().replace("_", "-") for d in metadata.distributions()
+    }
+    assert len(wheels & {"tensorflow", "tensorflow-cpu", "tensorflow-intel"}) == 1
+    assert not wheels & {"tensorflow-hub", "tf-keras"}
+
+
+def test_prefetch_retries_then_leaves_a_marker(tmp_path, monkeypatch, capsys):
+    from alwidgets import config, prefetch
+
+    monkeypatch.setenv("ALWIDGETS_CACHE_DIR", str(tmp_path))
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        raise ConnectionError("download.tensorflow.org: connection reset")
+
+    monkeypatch.setattr(prefetch, "prefetch", flaky)
+    assert prefetch.main(attempts=3, wait=0) == 1
+    assert len(calls) == 3
+    marker = tmp_path / config.PREFETCH_MARKER
+    assert "connection reset" in marker.read_text()
+    # What a notebook then says before it downloads:
+    monkeypatch.setattr(
+        config.socket, "create_connection", lambda *a, **k: contextlib.nullcontext()
+    )
+    config.check_network("example.org")
+    assert "were not pre-fetched" in capsys.readouterr().out
+
+    monkeypatch.setattr(prefetch, "prefetch", lambda: None)
+    assert prefetch.main(attempts=1, wait=0) == 0
+    assert not marker.exists()
