@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OFFLINE := ALWIDGETS_PROFILE=offline TF_CPP_MIN_LOG_LEVEL=3
 
-.PHONY: setup lab test lint format tutorial clean
+.PHONY: setup lab test lint format tutorial fullscale clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,13 @@ tutorial: setup
 	mkdir -p build/executed
 	$(OFFLINE) $(BIN)/jupyter nbconvert --to notebook --execute \
 	    --ExecutePreprocessor.timeout=1200 --output-dir build/executed notebooks/*.ipynb
+
+# Real scale, no network (issue 9): builds stand-ins for tf_flowers (3,670 JPEGs of real
+# sizes, TFDS's own builder) and the iNaturalist model (InceptionV3's compute) into
+# build/fullscale/, then runs prefetch and notebooks 02-06 on the full profile on one
+# core; fails if a run errors or peaks above 1.8 GiB. FULLSCALE_ARGS: see --help.
+fullscale: setup
+	$(BIN)/python tools/fullscale.py $(FULLSCALE_ARGS)
 
 clean:
 	rm -rf build $(VENV)
