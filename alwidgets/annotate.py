@@ -1,39 +1,29 @@
 """``ImageAnnotator``: label images in the notebook, keyboard first, never losing a label.
 
+The widget only renders state and turns keys and clicks into events; the label
+file, the reducer and replay live in :mod:`alwidgets.labels`.
+
 Technology: ipywidgets 8 composition (``Image``, ``HTML``, ``Button``) for
-everything you see, plus one tiny anywidget (an ES module string, no build step)
-that listens to the keyboard. Why the mix:
+everything you see, plus one small anywidget whose front end is
+``static/annotator.js`` (no build step). Why the mix:
 
 * ipywidgets' core widgets render wherever widgets render at all — JupyterLab,
   Notebook 7, VS Code, Colab — so buttons keep working where custom front-end
   code might not, and tests drive them with ``Button.click()``.
-* Keys need front-end code. The anywidget marks the annotator's box with
-  ``data-lm-suppress-shortcuts`` (so JupyterLab 4 does not turn digits into
-  "change cell to heading"), makes it focusable, focuses it when shown, and sends
-  each key to Python, where :meth:`ImageAnnotator.press` handles it. Tests send
-  the same message.
-
-Label file: JSON Lines, appended and flushed to disk at every decision, so a
-kernel restart or ``kill -9`` loses nothing. The first line is a header::
-
-    {"format": "alwidgets-labels", "version": 1, "classes": ["daisy", ...]}
-
-then one event per line, the latest for an item wins::
-
-    {"item": 2503, "label": "roses", "time": "2026-11-29T05:30:12Z"}
-    {"item": 2503, "label": null, "time": ...}      # undone
-    {"item": 2511, "skip": true, "time": ...}        # skipped, still unlabelled
+* Keys need front-end code. ``annotator.js`` takes a key only while the
+  annotator is focused and on screen, takes only the keys of :attr:`KEYMAP`
+  (so JupyterLab's own shortcuts keep working), says when the kernel has stopped,
+  and sends each key to :meth:`ImageAnnotator.press`. Tests send the same message.
 """
 
 from __future__ import annotations
 
+import html
 import io
-import json
 import os
 import time
 import warnings
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import anywidget
@@ -42,85 +32,44 @@ import numpy as np
 import traitlets
 from PIL import Image as PILImage
 
+from . import labels as store
 from .criteria import check_probs, entropy, least_confidence, smallest_margin
+from .labels import (
+    LabelStore,
+    TakenOver,
+    _iter_images,
+    labelled_dataset,
+    read_labels,
+    resume_position,
+)
 
 __all__ = ["ImageAnnotator", "read_labels", "labelled_dataset", "encode_image"]
 
-FORMAT = "alwidgets-labels"
-VERSION = 1
 DISPLAY_SIZE = 320
-
-_KEY_ESM = """
-function render({ model, el }) {
-  const badge = document.createElement("div");
-  badge.className = "alw-keys";
-  el.appendChild(badge);
-  let box = null;
-  const show = (on) => {
-    badge.textContent = on
-      ? "⌨ keys active"
-      : "⌨ keys paused: click the annotator once to use them";
-    badge.classList.toggle("alw-on", on);
-  };
-  const onKey = (event) => {
-    if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
-    if (!model.get("handled_keys").includes(event.key)) return;
-    event.preventDefault();
-    event.stopPropagation();
-    model.send({ event: "keydown", key: event.key });
-  };
-  const onIn = () => show(true);
-  const onOut = (event) => {
-    if (!box.contains(event.relatedTarget)) show(false);
-  };
-  const attach = (tries) => {
-    box = el.closest(".alwidgets-annotator");
-    if (!box && tries > 0) {
-      requestAnimationFrame(() => attach(tries - 1));
-      return;
-    }
-    box = box || el;
-    box.setAttribute("data-lm-suppress-shortcuts", "true");
-    box.setAttribute("tabindex", "0");
-    box.addEventListener("keydown", onKey);
-    box.addEventListener("focusin", onIn);
-    box.addEventListener("focusout", onOut);
-    show(false);
-    if (model.get("autofocus")) box.focus({ preventScroll: true });
-  };
-  attach(120);
-  return () => {
-    if (!box) return;
-    box.removeEventListener("keydown", onKey);
-    box.removeEventListener("focusin", onIn);
-    box.removeEventListener("focusout", onOut);
-  };
-}
-export default { render };
-"""
-
-_KEY_CSS = """
-.alw-keys { font-size: 12px; color: #888; padding: 2px 0; }
-.alw-keys.alw-on { color: #1b9e77; }
-.alwidgets-annotator:focus { outline: 2px solid #1b9e77; outline-offset: 2px; }
-"""
+STATIC = Path(__file__).parent / "static"
 
 
-class _KeyListener(anywidget.AnyWidget):
-    """Front-end half of the keyboard: forwards key presses to Python."""
+class _Keyboard(anywidget.AnyWidget):
+    """Front-end half of the keyboard (``static/annotator.js``)."""
 
-    _esm = traitlets.Unicode(_KEY_ESM).tag(sync=True)
-    _css = traitlets.Unicode(_KEY_CSS).tag(sync=True)
+    _esm = STATIC / "annotator.js"
+    _css = STATIC / "annotator.css"
     handled_keys = traitlets.List(traitlets.Unicode()).tag(sync=True)
     autofocus = traitlets.Bool(True).tag(sync=True)
+    active = traitlets.Bool(True).tag(sync=True)
+    label_file = traitlets.Unicode("").tag(sync=True)
 
 
 def encode_image(image, size: int = DISPLAY_SIZE) -> bytes:
     """One image (array, tensor, PIL image or file path) as JPEG bytes for display.
 
     Small images are scaled up (nearest neighbour, so pixels stay sharp) and large
-    ones down, so that the longer side is ``size`` pixels.
+    ones down, so that the longer side is ``size`` pixels. Any size goes in.
     """
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+        raise TypeError(f"size must be an int, got {type(size).__name__}")
+    if size < 1:
+        raise ValueError(f"size must be >= 1, got {size}")
     if isinstance(image, (str, os.PathLike)):
         try:
             pil = PILImage.open(image)
@@ -131,9 +80,11 @@ def encode_image(image, size: int = DISPLAY_SIZE) -> bytes:
         pil = image
     else:
         arr = np.asarray(image)
+        if arr.dtype == object:
+            raise TypeError("an image must be an array of numbers, not objects")
         if arr.ndim == 2:
             arr = np.stack([arr] * 3, axis=-1)
-        if arr.ndim != 3 or arr.shape[-1] not in (1, 3, 4):
+        if arr.ndim != 3 or arr.shape[-1] not in (1, 3, 4) or 0 in arr.shape:
             raise ValueError(f"an image must be (H, W, 3), got shape {arr.shape}")
         if arr.shape[-1] == 1:
             arr = np.repeat(arr, 3, axis=-1)
@@ -157,87 +108,8 @@ def encode_image(image, size: int = DISPLAY_SIZE) -> bytes:
     return out.getvalue()
 
 
-def _iter_images(images):
-    """Yield images from an array, tensor, list, or tf.data dataset."""
-    if type(images).__module__.startswith("tensorflow") and hasattr(
-        images, "as_numpy_iterator"
-    ):
-        for element in images.as_numpy_iterator():
-            yield element[0] if isinstance(element, tuple) else element
-        return
-    if isinstance(images, (str, bytes)) or not hasattr(images, "__len__"):
-        raise TypeError(
-            "images must be an array, a list of images or paths, or a tf.data "
-            f"dataset, got {type(images).__name__}"
-        )
-    if hasattr(images, "numpy"):  # a tf tensor
-        images = images.numpy()
-    yield from images
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def read_labels(path: str | os.PathLike, classes: Sequence[str] | None = None):
-    """Read a label file: ``(classes, labels, skipped)`` with the latest decisions.
-
-    ``labels`` maps item → class name. Raises ``ValueError`` for a file that is not
-    an alwidgets label file, is corrupt, or (if given) has other ``classes``.
-    A last line cut short by a crash is ignored with a warning.
-    """
-    path = Path(path)
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
-    complete = raw.endswith(b"\n")
-    try:
-        header = json.loads(lines[0])
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        header = None
-    if (
-        not isinstance(header, dict)
-        or header.get("format") != FORMAT
-        or not isinstance(header.get("classes"), list)
-    ):
-        raise ValueError(
-            f"{path} is not an alwidgets label file (its first line is not a "
-            f"'{FORMAT}' header); it was left untouched. Choose another path."
-        )
-    if header.get("version") != VERSION:
-        raise ValueError(f"{path} has label-file version {header.get('version')}")
-    file_classes = header["classes"]
-    if classes is not None and list(classes) != file_classes:
-        raise ValueError(
-            f"{path} was made for classes {file_classes}, not {list(classes)}"
-        )
-    labels: dict[int, str] = {}
-    skipped: set[int] = set()
-    body = lines[1:]
-    for number, line in enumerate(body, start=2):
-        if not line.strip():
-            continue
-        try:
-            event = json.loads(line)
-            item = event["item"]
-            if not isinstance(item, int) or isinstance(item, bool):
-                raise KeyError("item")
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
-            if number == len(lines) and not complete:
-                warnings.warn(f"{path}: ignored a last line cut short by a crash")
-                break
-            raise ValueError(f"{path}, line {number}: not a label event") from None
-        if event.get("skip"):
-            skipped.add(item)
-            continue
-        label = event.get("label")
-        if label is None:
-            labels.pop(item, None)
-        elif label in file_classes:
-            labels[item] = label
-            skipped.discard(item)
-        else:
-            raise ValueError(f"{path}, line {number}: unknown class {label!r}")
-    return file_classes, labels, skipped
+def _key_name(key: str) -> str:
+    return {"ArrowLeft": "←", "ArrowRight": "→"}.get(key, key)
 
 
 class ImageAnnotator(widgets.VBox):
@@ -246,14 +118,16 @@ class ImageAnnotator(widgets.VBox):
     Parameters
     ----------
     images
-        uint8 or [0, 1] float array (n, H, W, 3), tf tensor, list of arrays /
-        PIL images / file paths, or a tf.data dataset of images or
+        uint8 or [0, 1] float array (n, H, W, 3), tf tensor, list of arrays of any
+        sizes / PIL images / file paths, or a tf.data dataset of images or
         ``(image, label)`` pairs. Encoded once, as JPEG, for display.
     classes
         Class names; keys ``1``…``9`` pick them in this order.
     path
-        The label file (JSON Lines). Created if missing; an existing file for the
-        same classes is resumed; anything else is an error, never overwritten.
+        The label file (JSON Lines, see :mod:`alwidgets.labels`). Created if
+        missing; an existing file for the same classes is resumed where the
+        learner stopped; anything else is an error, never overwritten. One live
+        annotator per file: a newer one takes over and this one stops.
     items
         An id per image, written to the label file (default ``0..n-1``); e.g. the
         pool indices of the selected images.
@@ -265,9 +139,20 @@ class ImageAnnotator(widgets.VBox):
         whether it matched, and the annotator's accuracy at the end.
     budget
         How many labels may be spent (default: all images).
+    autofocus
+        Take the keyboard focus the first time the widget is on screen.
+    debounce_s
+        Clicks on a button closer together than this are one click.
     """
 
-    KEYS_HELP = "s skip · u / Backspace undo · ← / b back · → / n next"
+    #: action -> keys: the one key map. The help line, the buttons' tooltips, the
+    #: front end's list of keys and :meth:`press` all read it. Digits 1-9 label.
+    KEYMAP = {
+        "skip": ("s",),
+        "undo": ("u", "Backspace"),
+        "back": ("b", "ArrowLeft"),
+        "next": ("n", "ArrowRight"),
+    }
 
     def __init__(
         self,
@@ -281,14 +166,22 @@ class ImageAnnotator(widgets.VBox):
         autofocus: bool = True,
         debounce_s: float = 0.25,
     ) -> None:
-        classes = self._check_classes(classes)
+        classes = list(store.check_classes(classes))
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a file path, got {type(path).__name__}")
+        if not isinstance(autofocus, bool):
+            raise TypeError("autofocus must be True or False")
+        if isinstance(debounce_s, bool) or not isinstance(debounce_s, (int, float)):
+            raise TypeError("debounce_s must be a number of seconds")
+        if not 0 <= debounce_s <= 60:
+            raise ValueError(f"debounce_s must be in [0, 60] seconds, got {debounce_s}")
         encoded = [encode_image(image) for image in _iter_images(images)]
         n = len(encoded)
         if n == 0:
             raise ValueError("images is empty: nothing to label")
-        items = list(range(n)) if items is None else [int(i) for i in items]
+        items = (
+            list(range(n)) if items is None else [store._check_item(i) for i in items]
+        )
         if len(items) != n:
             raise ValueError(f"{len(items)} items for {n} images")
         if len(set(items)) != n:
@@ -322,68 +215,114 @@ class ImageAnnotator(widgets.VBox):
         self._probs = probs
         self._true = true_labels
         self._position = {item: k for k, item in enumerate(items)}
-        self._debounce_s = debounce_s
+        self._debounce_s = float(debounce_s)
         self._last_click = -1e9
-        self._history: list[tuple[int, str | None, bool]] = []
-        self._labels, self._skipped = self._open_label_file()
-        self.current = self._first_open()
+        self._store = self._open_store()
+        self._seen_messages = 0
+        self._stopped = False
+        self.last_error: str | None = None
+        self.current = resume_position(self.state, self.items)
 
         self._build_view(autofocus)
-        self._render()
+        self._store.on_taken_over(self._stop)
+        self._render(self._opening_note())
 
-    # -- input checks and the label file -------------------------------------------
+    # -- the label file ---------------------------------------------------------------
 
-    @staticmethod
-    def _check_classes(classes) -> list[str]:
-        if isinstance(classes, str) or not all(isinstance(c, str) for c in classes):
-            raise TypeError("classes must be a list of strings")
-        classes = list(classes)
-        if not 2 <= len(classes) <= 9:
-            raise ValueError(f"need 2 to 9 classes (keys 1-9), got {len(classes)}")
-        if len(set(classes)) != len(classes):
-            raise ValueError("class names must be unique")
-        return classes
-
-    def _open_label_file(self) -> tuple[dict[int, str], set[int]]:
+    def _open_store(self) -> LabelStore:
         if self.path.exists() and self.path.stat().st_size > 0:
-            _, labels, skipped = read_labels(self.path, self.classes)
-            unknown = sorted((set(labels) | skipped) - set(self._position))
+            with warnings.catch_warnings():  # the store reports a cut-off tail
+                warnings.simplefilter("ignore")
+                state = store.read_state(self.path, self.classes)  # check, then open
+            unknown = sorted(
+                (set(state.labels) | set(state.skipped)) - set(self._position)
+            )
             if unknown:
                 raise ValueError(
                     f"{self.path} has labels for items {unknown[:5]} that are not in "
                     "this queue: is it the label file of another selection?"
                 )
-            if len(labels) > self.budget:
+            if len(state.labels) > self.budget:
                 raise ValueError(
-                    f"{self.path} holds {len(labels)} labels, more than the budget "
-                    f"({self.budget})"
+                    f"{self.path} holds {len(state.labels)} labels, more than the "
+                    f"budget ({self.budget})"
                 )
-            return labels, skipped
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        header = {"format": FORMAT, "version": VERSION, "classes": self.classes}
-        with open(self.path, "x", encoding="utf8") as f:
-            f.write(json.dumps(header) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        return {}, set()
+        return LabelStore(self.path, self.classes)
 
-    def _append(self, event: dict) -> None:
-        line = json.dumps({**event, "time": _now()}) + "\n"
-        with open(self.path, "a", encoding="utf8") as f:
-            f.write(line)  # one small write: a crash leaves whole lines only
-            f.flush()
-            os.fsync(f.fileno())
+    def _opening_note(self) -> str:
+        notes = [html.escape(m) for m in self._store.messages]
+        self._seen_messages = len(self._store.messages)
+        if self.state.last is not None:
+            notes.append(
+                f"Resumed from {html.escape(self.path.name)}: {self.n_labelled} "
+                f"labelled, {len(self.skipped)} skipped; continuing at image "
+                f"{self.current + 1}, after your last decision."
+            )
+        return "<br>".join(notes)
 
-    # -- state ----------------------------------------------------------------------
+    def _record(self, event: dict) -> bool:
+        """Write ``event`` and apply it; on failure show why and change nothing."""
+        if self._stopped:
+            self._message(self._stopped_text(), "error")
+            return False
+        try:
+            self._store.record(event)
+        except TakenOver:
+            self._stop()
+            return False
+        except OSError as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            self._message(
+                f"Could not save to {html.escape(str(self.path))}: "
+                f"{html.escape(self.last_error)}. This decision was NOT counted; "
+                "fix the problem, then press the key again.",
+                "error",
+            )
+            return False
+        self.last_error = None
+        return True
+
+    def _stopped_text(self) -> str:
+        return (
+            f"A newer annotator took over {html.escape(self.path.name)} (the cell "
+            "was re-run, or it is open elsewhere). This one no longer takes input: "
+            "use the newest one."
+        )
+
+    def _stop(self) -> None:
+        """A newer annotator took the label file over: stop taking input."""
+        self._stopped = True
+        self._keys.active = False
+        for button in [*self._class_buttons, *self._nav_buttons.values()]:
+            button.disabled = True
+        self._message(self._stopped_text(), "error")
+
+    # -- state --------------------------------------------------------------------------
+
+    @property
+    def state(self) -> store.LabelState:
+        """The label state (:class:`alwidgets.labels.LabelState`), as replay gives it."""
+        return self._store.state
+
+    @property
+    def active(self) -> bool:
+        """False once a newer annotator took over the label file."""
+        return not self._stopped and self._store.live
 
     @property
     def labels(self) -> dict[int, str]:
         """Item → class name, for every labelled item (a copy)."""
-        return {item: self._labels[item] for item in self.items if item in self._labels}
+        labels = self.state.labels
+        return {item: labels[item] for item in self.items if item in labels}
+
+    @property
+    def skipped(self) -> set[int]:
+        """Items skipped and not labelled since (a copy)."""
+        return {i for i in self.state.skipped if i not in self.state.labels}
 
     @property
     def n_labelled(self) -> int:
-        return len(self._labels)
+        return len(self.state.labels)
 
     @property
     def done(self) -> bool:
@@ -393,8 +332,9 @@ class ImageAnnotator(widgets.VBox):
     def label_array(self) -> np.ndarray:
         """Class index per queued image, in queue order; -1 where unlabelled."""
         index = {c: k for k, c in enumerate(self.classes)}
+        labels = self.state.labels
         return np.array(
-            [index[self._labels[i]] if i in self._labels else -1 for i in self.items],
+            [index[labels[i]] if i in labels else -1 for i in self.items],
             dtype=np.int64,
         )
 
@@ -410,25 +350,13 @@ class ImageAnnotator(widgets.VBox):
 
     def accuracy(self) -> float | None:
         """Share of labels that match ``true_labels`` (oracle mode), else ``None``."""
-        if self._true is None or not self._labels:
+        if self._true is None or not self.state.labels:
             return None
         labels = self.label_array()
         mask = labels >= 0
         return float((labels[mask] == self._true[mask]).mean())
 
-    def _first_open(self, start: int = 0) -> int:
-        n = len(self.items)
-        order = list(range(start, n)) + list(range(start))
-        for k in order:  # unlabelled and not skipped first, then skipped ones
-            item = self.items[k]
-            if item not in self._labels and item not in self._skipped:
-                return k
-        for k in order:
-            if self.items[k] not in self._labels:
-                return k
-        return min(start, n - 1)
-
-    # -- actions (the buttons and keys call these) ----------------------------------
+    # -- actions (the buttons and keys call these) --------------------------------------
 
     def label(self, cls: str | int) -> None:
         """Give the current image class ``cls`` (name or index) and move on."""
@@ -438,55 +366,49 @@ class ImageAnnotator(widgets.VBox):
                     f"class index {cls} is not in [0, {len(self.classes)})"
                 )
             cls = self.classes[int(cls)]
+        if not isinstance(cls, str):
+            raise TypeError(f"cls must be a class name or index, got {type(cls)}")
         if cls not in self.classes:
             raise ValueError(f"unknown class {cls!r}; choose one of {self.classes}")
-        item = self.items[self.current]
-        previous = self._labels.get(item)
-        if previous is None and self.done:
+        position = self.current
+        item = self.items[position]
+        if item not in self.state.labels and self.done:
             self._message(f"The budget of {self.budget} labels is spent.", "warn")
             return
-        self._append({"item": item, "label": cls})
-        self._history.append((item, previous, item in self._skipped))
-        self._labels[item] = cls
-        self._skipped.discard(item)
+        if not self._record(store.label_event(item, cls)):
+            return
         feedback = ""
         if self._true is not None:
-            truth = self.classes[self._true[self.current]]
-            feedback = (
+            truth = self.classes[self._true[position]]
+            verdict = (
                 f"✓ {cls} is right"
                 if truth == cls
                 else f"✗ you said {cls}; the dataset says {truth}"
             )
-        if not self.done:
-            self.current = self._first_open(self.current + 1)
+            feedback = html.escape(f"Image {position + 1} (item {item}): {verdict}")
+        self.current = resume_position(self.state, self.items)
         self._render(feedback)
 
     def skip(self) -> None:
         """Leave the current image unlabelled for now and move to the next one."""
         item = self.items[self.current]
-        if item not in self._labels:
-            self._append({"item": item, "skip": True})
-            self._history.append((item, None, item in self._skipped))
-            self._skipped.add(item)
-        self.current = self._first_open(self.current + 1)
+        if item in self.state.labels:  # nothing to skip: just move on
+            self.next()
+            return
+        if not self._record(store.skip_event(item)):
+            return
+        self.current = resume_position(self.state, self.items)
         self._render()
 
     def undo(self) -> None:
-        """Take back the last label or skip of this session and return to its image."""
-        if not self._history:
-            self._message("Nothing to undo in this session.", "warn")
+        """Take back the latest label or skip and return to its image."""
+        event = store.undo_event(self.state)
+        if event is None:
+            self._message("Nothing to undo.", "warn")
             return
-        item, previous, was_skipped = self._history.pop()
-        self._append({"item": item, "label": previous})
-        if previous is None:
-            self._labels.pop(item, None)
-        else:
-            self._labels[item] = previous
-        if was_skipped:
-            self._skipped.add(item)
-        else:
-            self._skipped.discard(item)
-        self.current = self._position[item]
+        if not self._record(event):
+            return
+        self.current = resume_position(self.state, self.items)
         self._render(f"Undone: image {self.current + 1} is back.")
 
     def back(self) -> None:
@@ -500,26 +422,38 @@ class ImageAnnotator(widgets.VBox):
         self._render()
 
     def press(self, key: str) -> None:
-        """Handle one key, as sent by the front end (see ``KEYS_HELP``)."""
+        """Handle one key, as sent by the front end (see :attr:`KEYMAP`)."""
+        if not isinstance(key, str):
+            raise TypeError(f"key must be a string, got {type(key).__name__}")
+        key = key.lower() if len(key) == 1 else key
+        if self._stopped:
+            self._message(self._stopped_text(), "error")
+            return
         if key.isdigit() and 1 <= int(key) <= len(self.classes):
             self.label(int(key) - 1)
-        elif key in ("s", "S"):
-            self.skip()
-        elif key in ("u", "U", "Backspace"):
-            self.undo()
-        elif key in ("b", "B", "ArrowLeft"):
-            self.back()
-        elif key in ("n", "N", "ArrowRight"):
-            self.next()
+            return
+        for action, keys in self.KEYMAP.items():
+            if key in keys:
+                getattr(self, action)()
+                return
 
-    # -- view -----------------------------------------------------------------------
+    # -- view ---------------------------------------------------------------------------
+
+    @classmethod
+    def keys_help(cls, n_classes: int) -> str:
+        """The help line, from :attr:`KEYMAP`."""
+        parts = [f"1–{n_classes} label"] + [
+            f"{' / '.join(_key_name(k) for k in keys)} {action}"
+            for action, keys in cls.KEYMAP.items()
+        ]
+        return " · ".join(parts)
 
     def _build_view(self, autofocus: bool) -> None:
         self._progress = widgets.HTML()
         self._image = widgets.Image(
             format="jpeg", layout={"width": f"{DISPLAY_SIZE}px"}
         )
-        self._model_view = widgets.HTML(layout={"width": "300px"})
+        self._model_view = widgets.HTML(layout={"width": "340px"})
         self._class_buttons = []
         for k, name in enumerate(self.classes):
             button = widgets.Button(
@@ -529,24 +463,20 @@ class ImageAnnotator(widgets.VBox):
             )
             button.on_click(lambda _, k=k: self._click(lambda: self.label(k)))
             self._class_buttons.append(button)
-        nav = {
-            "← back": ("b / ←", self.back),
-            "skip": ("s", self.skip),
-            "undo": ("u / Backspace", self.undo),
-            "next →": ("n / →", self.next),
-        }
+        texts = {"back": "← back", "skip": "skip", "undo": "undo", "next": "next →"}
         self._nav_buttons = {}
-        for text, (key, action) in nav.items():
-            button = widgets.Button(description=text, tooltip=f"key {key}")
-            button.on_click(lambda _, action=action: self._click(action))
-            self._nav_buttons[text] = button
+        for action in ("back", "skip", "undo", "next"):
+            keys = " / ".join(_key_name(k) for k in self.KEYMAP[action])
+            button = widgets.Button(description=texts[action], tooltip=f"key {keys}")
+            button.on_click(lambda _, a=action: self._click(getattr(self, a)))
+            self._nav_buttons[texts[action]] = button
         self._feedback = widgets.HTML()
-        self._keys = _KeyListener(
-            handled_keys=[str(k + 1) for k in range(len(self.classes))]
-            + ["s", "S", "u", "U", "Backspace", "b", "B", "ArrowLeft"]
-            + ["n", "N", "ArrowRight"],
-            autofocus=autofocus,
+        keys = [str(k + 1) for k in range(len(self.classes))]
+        keys += [k for ks in self.KEYMAP.values() for k in ks]
+        self._keys = _Keyboard(
+            handled_keys=keys, autofocus=autofocus, label_file=str(self.path)
         )
+        self._keys.add_class("alw-keyboard")
         self._keys.on_msg(self._on_front_end_message)
         super().__init__(
             [
@@ -556,7 +486,8 @@ class ImageAnnotator(widgets.VBox):
                 widgets.HBox(list(self._nav_buttons.values())),
                 self._feedback,
                 widgets.HTML(
-                    f"<small>Keys: 1–{len(self.classes)} label · {self.KEYS_HELP}</small>"
+                    f"<small>Keys: {html.escape(self.keys_help(len(self.classes)))}"
+                    "</small>"
                 ),
                 self._keys,
             ]
@@ -564,8 +495,13 @@ class ImageAnnotator(widgets.VBox):
         self.add_class("alwidgets-annotator")
 
     def _on_front_end_message(self, _widget, content, _buffers) -> None:
-        if isinstance(content, dict) and content.get("event") == "keydown":
+        if not isinstance(content, dict) or content.get("event") != "keydown":
+            return
+        try:
             self.press(str(content.get("key", "")))
+        finally:
+            if "seq" in content:
+                self._keys.send({"ack": content["seq"]})
 
     def _click(self, action) -> None:
         now = time.monotonic()
@@ -576,6 +512,10 @@ class ImageAnnotator(widgets.VBox):
         action()
 
     def _message(self, text: str, kind: str = "info") -> None:
+        """Show ``text`` (already HTML-escaped) under the buttons."""
+        if kind == "error":
+            self._feedback.value = f'<span class="alw-error">⚠ {text}</span>'
+            return
         colour = {"info": "#555", "warn": "#d95f02"}[kind]
         self._feedback.value = f'<span style="color:{colour}">{text}</span>'
 
@@ -588,7 +528,7 @@ class ImageAnnotator(widgets.VBox):
             f'<progress value="{self.n_labelled}" max="{self.budget}" '
             f'style="width:240px"></progress>'
         )
-        per_class = " · ".join(f"{c}: {v}" for c, v in counts.items())
+        per_class = html.escape(" · ".join(f"{c}: {v}" for c, v in counts.items()))
         state = "done ✔" if self.done else f"image {self.current + 1} of {n}"
         self._progress.value = (
             f"<b>{self.n_labelled} of {self.budget} labelled</b> "
@@ -597,72 +537,61 @@ class ImageAnnotator(widgets.VBox):
         )
         self._image.value = self._encoded[self.current]
         self._model_view.value = self._model_panel(item)
+        labels = self.state.labels
         for k, button in enumerate(self._class_buttons):
-            chosen = self._labels.get(item) == self.classes[k]
+            chosen = labels.get(item) == self.classes[k]
             button.button_style = "success" if chosen else ""
-            button.disabled = self.done and item not in self._labels
-        self._nav_buttons["skip"].disabled = self.done
+            button.disabled = self._stopped or (self.done and item not in labels)
+        for button in self._nav_buttons.values():
+            button.disabled = self._stopped
+        self._nav_buttons["skip"].disabled = self._stopped or self.done
+        notes = [html.escape(m) for m in self._store.messages[self._seen_messages :]]
+        self._seen_messages = len(self._store.messages)
         if self.done:
-            feedback = (feedback + "<br>" if feedback else "") + self._summary()
-        self._feedback.value = feedback
+            notes.append(self._summary())
+        self._feedback.value = "<br>".join(x for x in [feedback, *notes] if x)
 
     def _model_panel(self, item) -> str:
-        current = self._labels.get(item)
-        status = f"your label: <b>{current}</b>" if current else "not labelled yet"
-        if item in self._skipped and not current:
+        current = self.state.labels.get(item)
+        status = (
+            f"your label: <b>{html.escape(current)}</b>"
+            if current
+            else "not labelled yet"
+        )
+        if item in self.state.skipped and not current:
             status = "skipped"
-        html = [f"<div>item {item} · {status}</div>"]
+        rows = [f"<div>item {item} · {status}</div>"]
         if self._probs is not None:
             p = self._probs[self.current]
-            html.append(
-                f"<div><b>Model</b> (rank {self.current + 1} of {len(self.items)} in the selection)</div>"
+            rows.append(
+                f"<div><b>Model</b> (rank {self.current + 1} of {len(self.items)} "
+                "in the selection)</div>"
             )
             for name, value in zip(self.classes, p):
-                html.append(
+                rows.append(
                     '<div style="display:flex;gap:4px;align-items:center">'
-                    f'<span style="width:7em">{name}</span>'
-                    f'<span style="display:inline-block;height:10px;width:{120 * value:.0f}px;'
-                    f'background:#1b9e77"></span><span>{value:.2f}</span></div>'
+                    f'<span style="width:7em">{html.escape(name)}</span>'
+                    f'<span style="display:inline-block;height:10px;'
+                    f'width:{120 * value:.0f}px;background:#1b9e77"></span>'
+                    f"<span>{value:.2f}</span></div>"
                 )
             row = p[None, :]
-            html.append(
-                "<div><small>least confidence "
-                f"{least_confidence(row)[0]:.3f} · margin {smallest_margin(row)[0]:.3f}"
-                f" · entropy {entropy(row)[0]:.3f}</small></div>"
+            top2 = np.sort(p)[-2:]
+            rows.append(
+                "<div><small>scores (higher = more uncertain): least confidence "
+                f"{least_confidence(row)[0]:.3f} · margin score "
+                f"{smallest_margin(row)[0]:.3f} (margin p₁ − p₂ = "
+                f"{top2[1] - top2[0]:.3f}) · entropy {entropy(row)[0]:.3f}"
+                "</small></div>"
             )
-        return "".join(html)
+        return "".join(rows)
 
     def _summary(self) -> str:
         text = (
-            f"<b>Done:</b> {self.n_labelled} labels saved in <code>{self.path}</code>."
+            f"<b>Done:</b> {self.n_labelled} labels saved in "
+            f"<code>{html.escape(str(self.path))}</code>."
         )
         accuracy = self.accuracy()
         if accuracy is not None:
             text += f" Your labels match the dataset's for {accuracy:.0%} of them."
         return text
-
-
-def labelled_dataset(
-    images, labels: dict[int, str], classes: Sequence[str], items=None
-):
-    """A ``tf.data.Dataset`` of ``(image, class index)`` for the labelled images.
-
-    ``images`` and ``items`` are what the annotator was given; ``labels`` is its
-    ``labels`` (item → class name). Unlabelled images are left out.
-    """
-    import tensorflow as tf
-
-    arrays = [np.asarray(image) for image in _iter_images(images)]
-    items = list(range(len(arrays))) if items is None else list(items)
-    if len(items) != len(arrays):
-        raise ValueError(f"{len(items)} items for {len(arrays)} images")
-    index = {c: k for k, c in enumerate(classes)}
-    unknown = {c for c in labels.values() if c not in index}
-    if unknown:
-        raise ValueError(f"labels use unknown classes {sorted(unknown)}")
-    chosen = [k for k, item in enumerate(items) if item in labels]
-    if not chosen:
-        raise ValueError("no labelled images: label some first")
-    x = np.stack([arrays[k] for k in chosen])
-    y = np.array([index[labels[items[k]]] for k in chosen], dtype=np.int64)
-    return tf.data.Dataset.from_tensor_slices((x, y))

@@ -1,5 +1,8 @@
+import html
+import io
 import json
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -11,7 +14,8 @@ import tensorflow as tf
 from PIL import Image
 
 from alwidgets import ImageAnnotator, data
-from alwidgets.annotate import encode_image, labelled_dataset, read_labels
+from alwidgets.annotate import STATIC, encode_image, labelled_dataset, read_labels
+from alwidgets.labels import read_state
 
 CLASSES = ["daisy", "roses", "tulips"]
 
@@ -77,6 +81,8 @@ def test_budget_and_done_state_with_oracle(images, tmp_path):
     a = make(images, tmp_path / "l.jsonl", budget=3, true_labels=truth)
     for k in ("1", "2", "1"):  # the third is wrong
         key(a, k)
+    # the feedback under the next image says which image it is about
+    assert "Image 3 (item 2)" in a._feedback.value or "Done" in a._feedback.value
     assert a.done and a.n_labelled == 3
     assert a.accuracy() == pytest.approx(2 / 3)
     assert "67%" in a._feedback.value and "Done" in a._feedback.value
@@ -88,6 +94,10 @@ def test_budget_and_done_state_with_oracle(images, tmp_path):
     assert all(b.disabled for b in a._class_buttons)
     a.undo()
     assert not a.done and a.n_labelled == 2
+    key(a, "2")
+    assert "Image 3 (item 2): ✗ you said roses; the dataset says tulips" in (
+        a._feedback.value
+    )
 
 
 def test_resume_after_recreation(images, tmp_path):
@@ -223,6 +233,9 @@ def test_model_panel_and_export(images, tmp_path):
     probs = np.array([[0.5, 0.3, 0.2]] * 6)
     a = make(images, tmp_path / "l.jsonl", probs=probs)
     assert "least confidence 0.500" in a._model_view.value
+    # the smallest-margin criterion's score is 1 - margin: say which is which
+    assert "margin score 0.800" in a._model_view.value
+    assert "margin p₁ − p₂ = 0.200" in a._model_view.value
     assert "rank 1 of 6" in a._model_view.value
     a.press("2")
     out = a.export()
@@ -251,3 +264,244 @@ def test_label_to_next_is_fast(images, tmp_path):
         a.press("1")
     assert (time.perf_counter() - start) / 20 < 0.5
     assert os.path.getsize(tmp_path / "l.jsonl") > 0
+
+
+# -- defects found under real hands (issue 10) ---------------------------------------
+
+
+def test_undo_of_a_skip_is_saved(images, tmp_path):
+    """Defect 3: s then u left item 0 skipped in the file; a restart opened image 2."""
+    path = tmp_path / "l.jsonl"
+    a = make(images, path)
+    key(a, "s")
+    key(a, "u")
+    assert a.skipped == set() and a.current == 0
+    assert read_labels(path, CLASSES)[2] == set()
+    b = make(images, path)
+    assert b.skipped == set() and b.current == 0
+
+
+def test_undo_of_a_label_on_a_skipped_image_skips_it_again(images, tmp_path):
+    """Defect 3, the other way: the live state and the file diverged."""
+    path = tmp_path / "l.jsonl"
+    a = make(images, path)
+    key(a, "s")  # skip image 1 (item 0)
+    key(a, "b")
+    key(a, "2")  # label it after all
+    assert a.skipped == set() and a.labels == {0: "roses"}
+    key(a, "u")
+    assert a.skipped == {0} and a.labels == {}
+    assert read_state(path, CLASSES) == a.state
+    assert make(images, path).skipped == {0}
+
+
+class _Reference:
+    """An independent model of what the keys mean, to check the reducer against."""
+
+    def __init__(self, n, budget):
+        self.label, self.skip, self.stack, self.budget = {}, set(), [], budget
+
+    def decide(self, item, label=None):
+        self.stack.append((item, self.label.get(item), item in self.skip))
+        if label is None:
+            self.skip.add(item)
+        else:
+            self.label[item] = label
+            self.skip.discard(item)
+
+    def undo(self):
+        if self.stack:
+            item, label, skip = self.stack.pop()
+            if label is None:
+                self.label.pop(item, None)
+            else:
+                self.label[item] = label
+            (self.skip.add if skip else self.skip.discard)(item)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_key_sequences_replay_to_the_live_state(images, tmp_path, seed):
+    """The property behind defect 3: one reducer for the live session and replay."""
+    rng = random.Random(seed)
+    path = tmp_path / "l.jsonl"
+    budget = rng.choice([3, 6])
+    a = make(images, path, budget=budget)
+    ref = _Reference(len(images), budget)
+    keys = ["1", "2", "3", "s", "u", "Backspace", "b", "n", "ArrowLeft", "x"]
+    decided_last = False
+    for _ in range(rng.randint(1, 40)):
+        k = rng.choice(keys)
+        item = a.items[a.current]
+        if k in "123" and not (item not in ref.label and len(ref.label) >= budget):
+            ref.decide(item, CLASSES[int(k) - 1])
+        elif k == "s" and item not in ref.label:
+            ref.decide(item)
+        elif k in ("u", "Backspace"):
+            ref.undo()
+        before = a.state
+        key(a, k)
+        decided_last = a.state != before
+        assert a.labels == ref.label and a.skipped == ref.skip - set(ref.label)
+    assert read_state(path, CLASSES) == a.state  # replay == live, history included
+    b = make(images, path, budget=budget)
+    assert b.state == a.state and b.labels == a.labels and b.skipped == a.skipped
+    if decided_last:  # a restart opens the image the live session showed
+        assert b.current == a.current
+
+
+def test_resume_opens_where_the_learner_stopped(images, tmp_path):
+    """Defect 10: resume opened the first unlabelled image, not where one stopped."""
+    path = tmp_path / "l.jsonl"
+    a = make(images, path)
+    for k in ("n", "n", "n", "1", "2"):  # label images 4 and 5
+        key(a, k)
+    assert a.current == 5
+    assert make(images, path).current == 5  # not image 1
+    a2 = make(images, path)
+    key(a2, "u")  # after an undo: back on the undone image
+    assert make(images, path).current == 4
+
+
+def test_two_live_annotators_on_one_file(images, tmp_path):
+    """Defect 5: a newer annotator takes over; the older one says so and stops."""
+    path = tmp_path / "l.jsonl"
+    old = make(images, path)
+    key(old, "1")
+    new = make(images, path)  # the cell re-run while the old view is still live
+    assert not old.active and new.active
+    assert "took over" in old._feedback.value
+    assert all(b.disabled for b in old._class_buttons) and not old._keys.active
+    key(old, "2")
+    key(old, "u")  # the old one can no longer erase the newer one's labels
+    key(new, "3")
+    assert read_labels(path, CLASSES)[1] == new.labels == {0: "daisy", 1: "tulips"}
+
+
+def test_another_kernel_takes_over(images, tmp_path):
+    path = tmp_path / "l.jsonl"
+    np.save(tmp_path / "x.npy", images)
+    old = make(images, path)
+    key(old, "1")
+    script = textwrap.dedent(
+        f"""
+        import numpy as np
+        from alwidgets import ImageAnnotator
+        a = ImageAnnotator(np.load({str(tmp_path / "x.npy")!r}), {CLASSES!r},
+                           {str(path)!r}, debounce_s=0)
+        a.press("2")
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    key(old, "3")  # refused: the other kernel is the live writer now
+    assert not old.active and "took over" in old._feedback.value
+    assert read_labels(path, CLASSES)[1] == {0: "daisy", 1: "roses"}
+
+
+def test_a_write_error_is_shown_and_not_counted(images, tmp_path):
+    """Defect 6: with the file unwritable a key did nothing and showed nothing."""
+    path = tmp_path / "l.jsonl"
+    a = make(images, path)
+    key(a, "1")
+    path.unlink()
+    path.mkdir()  # unwritable, even for root
+    key(a, "2")
+    assert a.labels == {0: "daisy"} and a.current == 1 and a.n_labelled == 1
+    assert "Could not save" in a._feedback.value and "NOT counted" in a._feedback.value
+    assert "alw-error" in a._feedback.value and a.last_error
+    path.rmdir()  # fixed: the next key works, and the file is whole again
+    key(a, "2")
+    assert a.labels == {0: "daisy", 1: "roses"} and a.last_error is None
+    assert read_labels(path, CLASSES)[1] == a.labels
+
+
+def test_label_file_deleted_while_live_is_recreated(images, tmp_path):
+    """Defect 9: the next label wrote a header-less file that was then refused."""
+    path = tmp_path / "l.jsonl"
+    a = make(images, path)
+    key(a, "1")
+    key(a, "s")
+    path.unlink()
+    key(a, "3")
+    assert "re-created" in a._feedback.value
+    assert read_state(path, CLASSES) == a.state
+    b = make(images, path)
+    assert b.labels == {0: "daisy", 2: "tulips"} and b.skipped == {1}
+
+
+def test_label_after_a_cut_off_last_line_is_kept(images, tmp_path):
+    """Defect 2: the next label was glued onto the partial line and lost."""
+    path = tmp_path / "l.jsonl"
+    a = make(images, path)
+    key(a, "1")
+    with open(path, "a") as f:
+        f.write('{"item": 1, "lab')
+    with pytest.warns(UserWarning, match="cut short"):
+        b = make(images, path)
+    assert "cut short" in b._feedback.value
+    key(b, "2")
+    assert read_labels(path, CLASSES)[1] == {0: "daisy", 1: "roses"}
+    assert make(images, path).labels == {0: "daisy", 1: "roses"}
+    (copy,) = tmp_path.glob("l.jsonl.cut-*")
+    assert copy.read_text() == '{"item": 1, "lab'
+
+
+def test_keys_are_acknowledged_for_the_front_end(images, tmp_path):
+    """Defect 8: the front end tells a stopped kernel from a live one by the ack."""
+    a = make(images, tmp_path / "l.jsonl")
+    sent = []
+    a._keys.send = sent.append
+    a._keys._handle_custom_msg({"event": "keydown", "key": "1", "seq": 7}, [])
+    assert sent == [{"ack": 7}] and a.labels == {0: "daisy"}
+
+
+def test_front_end_takes_only_its_own_keys_while_visible():
+    """Defects 4, 7, 8 live in annotator.js (tested for real in test_browser.py);
+    here: the one key map reaches it, and no blanket shortcut suppression."""
+    js = (STATIC / "annotator.js").read_text()
+    assert "data-lm-suppress-shortcuts" not in js  # it blocked Ctrl+S, Shift+Enter
+    assert "IntersectionObserver" in js and "handled_keys" in js
+    assert "kernel has stopped" in js
+    css = (STATIC / "annotator.css").read_text()
+    assert "inset" in css  # the focus cue is not clipped by the output area
+
+
+def test_one_key_map_for_help_buttons_and_front_end(images, tmp_path):
+    a = make(images, tmp_path / "l.jsonl")
+    help_line = a.children[-2].value
+    for action, keys in ImageAnnotator.KEYMAP.items():
+        for k in keys:
+            assert k in a._keys.handled_keys
+        assert action in help_line
+    assert a._nav_buttons["undo"].tooltip == "key u / Backspace"
+    assert "← back" in help_line.replace("b / ← back", "← back")
+    key(a, "S")  # caps lock: the same key
+    assert a.skipped == {0}
+
+
+def test_class_names_and_paths_are_escaped(images, tmp_path):
+    """Defect 10: class names and paths went into HTML unescaped."""
+    classes = ["<b>bold</b>", "a&b", "c"]
+    path = tmp_path / "<i>x</i>.jsonl"
+    a = ImageAnnotator(
+        images, classes, path, probs=np.full((6, 3), 1 / 3), budget=1, debounce_s=0
+    )
+    a.press("1")
+    shown = a._progress.value + a._model_view.value + a._feedback.value
+    assert "<b>bold</b>" not in shown and html.escape("<b>bold</b>") in shown
+    assert "<i>x</i>" not in shown and "a&amp;b" in shown
+
+
+def test_images_of_different_sizes(tmp_path):
+    rng = np.random.default_rng(0)
+    images = [
+        rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+        for h, w in [(240, 320), (500, 375), (300, 300)]
+    ]
+    a = make(images, tmp_path / "l.jsonl")
+    for data_ in a._encoded:
+        assert max(Image.open(io.BytesIO(data_)).size) == 320
+    key(a, "2")
+    ds = labelled_dataset(images, a.labels, CLASSES)
+    ((x, y),) = list(ds.as_numpy_iterator())
+    np.testing.assert_array_equal(x, images[0])
+    assert y == 1

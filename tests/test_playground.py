@@ -42,3 +42,52 @@ def test_bad_input_changes_nothing():
 def test_bad_class_names(names, error):
     with pytest.raises(error):
         CriteriaPlayground(names)
+
+
+def _browser_echo(pg, rounds=50):
+    """What a slider's front end does: snap each value to the step (with JS's
+    float arithmetic) and send it back when that differs. Returns the rounds
+    it took to go quiet."""
+    for r in range(rounds):
+        changed = False
+        for slider in pg._sliders:
+            snapped = round(slider.value / slider.step) * slider.step
+            if snapped != slider.value:
+                slider.value = snapped
+                changed = True
+        if not changed:
+            return r
+    return rounds
+
+
+def _check_shown(pg):
+    shown = np.array([s.value for s in pg._sliders])
+    assert round(shown.sum(), 6) == 1.0  # what is shown sums to 1
+    assert np.all(np.abs(shown - pg.probs) <= 0.01 + 1e-9)  # and is probs, rounded
+    np.testing.assert_allclose(shown, pg.shown, atol=1e-9)
+
+
+def test_a_drag_settles_after_one_update():
+    """Defect 1: 4-decimal values in 0.01-step sliders echoed back for ever."""
+    pg = CriteriaPlayground(list("abcde"), probs=[0.4, 0.3, 0.1, 0.1, 0.1])
+    for value in (0.57, 0.23, 0.9, 0.0, 1.0, 0.33):
+        pg._sliders[1].value = value  # the learner drags
+        updates = pg.n_updates
+        probs = pg.probs
+        assert _browser_echo(pg) <= 1
+        assert pg.n_updates == updates  # echoes did not rescale the row
+        np.testing.assert_array_equal(pg.probs, probs)
+        assert pg.probs[1] == pytest.approx(value)
+        _check_shown(pg)
+
+
+@pytest.mark.parametrize(
+    "row", [[1 / 3, 1 / 3, 1 / 3, 0, 0], [0.2] * 5, [0.123, 0.456, 0.021, 0.2, 0.2]]
+)
+def test_set_probs_settles_and_shows_a_row_summing_to_1(row):
+    pg = CriteriaPlayground(list("abcde"))
+    pg.set_probs(row)
+    updates = pg.n_updates
+    assert _browser_echo(pg) <= 1 and pg.n_updates == updates
+    np.testing.assert_allclose(pg.probs, row)  # probs keep full precision
+    _check_shown(pg)
