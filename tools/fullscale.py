@@ -314,6 +314,16 @@ def _step(name: str, work: Path, scale: float) -> dict:
     raise ValueError(name)
 
 
+def _present(name: str, work: Path) -> bool:
+    """Whether the output of step ``name`` is (still) in ``work``."""
+    return {
+        "tgz": work / "flower_photos.tgz",
+        "tfds": work / "tfds" / "tf_flowers" / TFDS_VERSION / "dataset_info.json",
+        "model": work / "inaturalist" / "saved_model.pb",
+        "keras": work / "keras" / "models",
+    }[name].exists()
+
+
 def build_stand_ins(work: Path, scale: float) -> dict:
     """Build what is missing or stale (each step in its own process); return the log."""
     work.mkdir(parents=True, exist_ok=True)
@@ -323,7 +333,7 @@ def build_stand_ins(work: Path, scale: float) -> dict:
     if done.get("key") != key:
         done = {"key": key, "steps": {}}
     for name in STEPS:
-        if name in done["steps"]:
+        if name in done["steps"] and _present(name, work):
             print(
                 f"stand-in {name}: reused ({done['steps'][name]['seconds']} s to build)"
             )
