@@ -123,6 +123,7 @@ class CriteriaPlayground(widgets.VBox):
                 self._view,
             ]
         )
+        self.add_class("alwidgets-playground")
         if probs is not None:
             self.set_probs(probs)
         else:

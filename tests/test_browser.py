@@ -7,6 +7,7 @@ where it is missing, except on CI (``CI`` set), where that is a failure.
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from alwidgets import data
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "build" / "screenshots"
+N_IMAGES = 40
+LATENCY = ROOT / "build" / "annotator_latency.json"
 
 if not os.path.exists(CHROMIUM):
     if os.environ.get("CI"):
@@ -42,18 +45,25 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lab")
-    images, _, _ = data.make_offline_flowers(8, seed=5)
+    images, _, _ = data.make_offline_flowers(N_IMAGES, seed=5)
     np.save(folder / "images.npy", images)
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell(
+            "import os\n"
             "import numpy as np\n"
-            "from alwidgets import ImageAnnotator\n"
+            "from alwidgets import CriteriaPlayground, ImageAnnotator\n"
+            "open('kernel.pid', 'w').write(str(os.getpid()))\n"
             "names = ['dandelion', 'daisy', 'tulips', 'sunflowers', 'roses']\n"
             "annotator = ImageAnnotator(np.load('images.npy'), names, 'labels.jsonl',\n"
-            "                           probs=np.full((8, 5), 0.2))\n"
+            f"                           probs=np.full(({N_IMAGES}, 5), 0.2))\n"
             "annotator"
-        )
+        ),
+        nbformat.v4.new_code_cell("playground = CriteriaPlayground()\nplayground"),
+        nbformat.v4.new_code_cell(
+            "from IPython.display import HTML\n"
+            'HTML(\'<div class="spacer" style="height:3000px">end</div>\')'
+        ),
     ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nbformat.write(nb, folder / "annotate.ipynb")
@@ -112,9 +122,17 @@ def _wait_for(predicate, timeout=20.0):
     return False
 
 
-def test_label_by_keyboard_and_mouse_in_jupyterlab(lab):
+def _annotator_text(page) -> str:
+    return page.evaluate("document.querySelector('.alwidgets-annotator').innerText")
+
+
+def _badge(page) -> str:
+    return page.evaluate("document.querySelector('.alw-keys').textContent")
+
+
+@pytest.fixture(scope="module")
+def page(lab):
     url, folder = lab
-    label_file = folder / "labels.jsonl"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(
@@ -130,7 +148,22 @@ def test_label_by_keyboard_and_mouse_in_jupyterlab(lab):
         )
         page = browser.new_page(viewport={"width": 1300, "height": 900})
         try:
-            _label_in_lab(page, url, label_file)
+            page.goto(url)
+            page.wait_for_function("window.jupyterapp !== undefined", timeout=60_000)
+            page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
+            # Run only once the kernel is up: a cold first start can take a while.
+            page.wait_for_function(
+                "window.jupyterapp.shell.currentWidget?.sessionContext?.session"
+                "?.kernel?.status === 'idle'",
+                timeout=120_000,
+            )
+            page.evaluate(
+                "window.jupyterapp.commands.execute('notebook:run-all-cells')"
+            )
+            page.wait_for_selector(".alwidgets-annotator img", timeout=90_000)
+            page.wait_for_selector(".alwidgets-playground .noUi-handle", timeout=30_000)
+            page.wait_for_selector(".spacer", timeout=30_000)
+            yield page, folder
         except Exception:
             page.screenshot(path=str(SCREENSHOTS / "failure.png"), full_page=True)
             print((folder / "server.log").read_text()[-3000:])
@@ -138,26 +171,28 @@ def test_label_by_keyboard_and_mouse_in_jupyterlab(lab):
         finally:
             browser.close()
 
-    events = _labels(label_file)
-    assert [e["label"] for e in events] == ["daisy", "roses", "tulips", None]
-    assert [e["item"] for e in events] == [0, 1, 2, 2]
+
+@pytest.fixture
+def shot(page, request):
+    """A screenshot of the page after each test, for when it failed."""
+    yield
+    page[0].screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"))
 
 
-def _label_in_lab(page, url: str, label_file: Path) -> None:
-    page.goto(url)
-    page.wait_for_function("window.jupyterapp !== undefined", timeout=60_000)
-    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
-    # Run only once the kernel is up: a cold first start can take a while.
-    page.wait_for_function(
-        "window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel"
-        "?.status === 'idle'",
-        timeout=120_000,
+def _focus_annotator(page) -> None:
+    """Scroll the annotator into view and click it where there is no button."""
+    page.evaluate(
+        "document.querySelector('.alwidgets-annotator').scrollIntoView({block: 'start'})"
     )
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_selector(".alwidgets-annotator img", timeout=90_000)
-    # The widget takes the focus itself: no click needed before the first key.
-    page.wait_for_selector(".alw-keys.alw-on", timeout=20_000)
+    page.locator(".alwidgets-annotator .widget-html").first.click()
+    page.wait_for_selector(".alw-keys.alw-on", timeout=10_000)
 
+
+def test_label_by_keyboard_and_mouse_in_jupyterlab(page, shot):
+    page, folder = page
+    label_file = folder / "labels.jsonl"
+    # The widget takes the focus itself when first on screen: no click needed.
+    page.wait_for_selector(".alw-keys.alw-on", timeout=20_000)
     page.keyboard.press("2")  # daisy
     assert _wait_for(lambda: len(_labels(label_file)) == 1)
     page.keyboard.press("5")  # roses
@@ -168,10 +203,153 @@ def _label_in_lab(page, url: str, label_file: Path) -> None:
     page.keyboard.press("u")  # keys still work after a click: undo tulips
     assert _wait_for(lambda: len(_labels(label_file)) == 4)
     page.wait_for_function(
-        "document.querySelector('.alwidgets-annotator').innerText.includes('2 of 8 labelled')",
+        "document.querySelector('.alwidgets-annotator').innerText"
+        f".includes('2 of {N_IMAGES} labelled')",
         timeout=10_000,
     )
-    page.screenshot(path=str(SCREENSHOTS / "annotator.png"), full_page=True)
-
+    page.screenshot(path=str(SCREENSHOTS / "annotator.png"))
+    events = _labels(label_file)
+    assert [e["label"] for e in events] == ["daisy", "roses", "tulips", None]
+    assert [e["item"] for e in events] == [0, 1, 2, 2] and events[-1]["undo"]
     # JupyterLab did not take the digits as its own shortcuts (cell to heading).
     assert page.locator(".jp-Notebook .jp-MarkdownCell").count() == 0
+
+
+def test_key_to_next_image_latency(page, shot):
+    """Key press -> the next image painted, measured in the page."""
+    page, folder = page
+    page.evaluate(
+        """() => {
+        window.__alwT0 = 0;
+        document.addEventListener('keydown', () => {
+            window.__alwT0 = performance.now(); }, true);
+    }"""
+    )
+    times = []
+    for _ in range(25):
+        page.evaluate(
+            """() => {
+            window.__alwLatency = null;
+            const img = document.querySelector('.alwidgets-annotator img');
+            const obs = new MutationObserver(() => {
+                obs.disconnect();
+                requestAnimationFrame(() => setTimeout(() => {
+                    window.__alwLatency = performance.now() - window.__alwT0;
+                }, 0));
+            });
+            obs.observe(img, {attributes: true, attributeFilter: ['src']});
+        }"""
+        )
+        page.keyboard.press("4")
+        page.wait_for_function("window.__alwLatency !== null", timeout=10_000)
+        times.append(page.evaluate("window.__alwLatency"))
+    times.sort()
+    median, p95 = times[len(times) // 2], times[int(0.95 * (len(times) - 1))]
+    LATENCY.parent.mkdir(parents=True, exist_ok=True)
+    LATENCY.write_text(json.dumps({"median_ms": median, "p95_ms": p95, "n": 25}))
+    print(f"key -> next image: median {median:.0f} ms, p95 {p95:.0f} ms")
+    assert median < 500
+
+
+def test_jupyterlab_shortcuts_still_work_with_focus_in_the_widget(page, shot):
+    """Defect 7: Ctrl+S (save) was swallowed with the annotator focused."""
+    page, folder = page
+    _focus_annotator(page)
+    dirty = "window.jupyterapp.shell.currentWidget.context.model.dirty"
+    page.evaluate(f"{dirty} = true")
+    page.keyboard.press("Control+s")
+    page.wait_for_function(f"!{dirty}", timeout=10_000)
+    assert page.locator(".alwidgets-annotator.alw-focused").count() == 1
+
+
+def test_keys_are_ignored_while_the_widget_is_off_screen(page, shot):
+    """Defect 4: after Run All, keys labelled images the learner never saw."""
+    page, folder = page
+    label_file = folder / "labels.jsonl"
+    _focus_annotator(page)
+    before = len(_labels(label_file))
+    page.evaluate("document.querySelector('.spacer').scrollIntoView({block: 'end'})")
+    page.wait_for_function(
+        "document.querySelector('.alw-keys').textContent.includes('scroll')",
+        timeout=5_000,
+    )
+    assert page.evaluate(
+        "document.querySelector('.alwidgets-annotator').contains(document.activeElement)"
+    )  # still focused, only off screen
+    page.keyboard.press("s")
+    page.keyboard.press("n")
+    page.wait_for_timeout(800)
+    assert len(_labels(label_file)) == before
+    _focus_annotator(page)  # back in view: keys count again
+    page.keyboard.press("s")
+    assert _wait_for(lambda: len(_labels(label_file)) == before + 1)
+    assert _labels(label_file)[-1]["skip"] is True
+
+
+def test_a_drag_on_the_playground_settles(page, shot):
+    """Defect 1: after one drag the sliders kept changing on their own."""
+    page, folder = page
+    read = (
+        "Array.from(document.querySelectorAll('.alwidgets-playground "
+        ".widget-readout')).map(e => e.textContent)"
+    )
+    page.evaluate(
+        "document.querySelector('.alwidgets-playground').scrollIntoView({block: 'center'})"
+    )
+    start = page.evaluate(read)
+    handle = page.locator(".alwidgets-playground .noUi-handle").first
+    box = handle.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 60, y, steps=8)
+    page.mouse.up()
+    page.wait_for_timeout(700)
+    settled = page.evaluate(read)
+    assert settled != start
+    changes, last = 0, settled
+    for _ in range(30):  # 3 s with no input
+        page.wait_for_timeout(100)
+        now = page.evaluate(read)
+        changes += now != last
+        last = now
+    assert changes == 0, f"sliders changed {changes} times with no input"
+    assert abs(sum(float(v) for v in last) - 1.0) < 1e-6
+
+
+def test_a_write_error_is_visible_in_the_widget(page, shot):
+    """Defect 6: with the label file unwritable, a key did nothing visible."""
+    page, folder = page
+    label_file = folder / "labels.jsonl"
+    _focus_annotator(page)
+    count = len(_labels(label_file))
+    label_file.unlink()
+    label_file.mkdir()  # unwritable, even for root
+    try:
+        page.keyboard.press("1")
+        page.wait_for_selector(".alwidgets-annotator .alw-error", timeout=10_000)
+        text = _annotator_text(page)
+        assert "Could not save" in text and "NOT counted" in text
+    finally:
+        label_file.rmdir()
+    page.keyboard.press("1")  # fixed: the file is re-created whole (defect 9)
+    assert _wait_for(lambda: len(_labels(label_file)) == count + 1)
+    page.wait_for_function(
+        "document.querySelector('.alwidgets-annotator').innerText.includes('re-created')",
+        timeout=10_000,
+    )
+
+
+def test_kernel_death_is_shown(page, shot):
+    """Defect 8: after the kernel died the badge still said 'keys active'."""
+    page, folder = page
+    label_file = folder / "labels.jsonl"
+    _focus_annotator(page)
+    before = label_file.read_text()
+    os.kill(int((folder / "kernel.pid").read_text()), signal.SIGKILL)
+    page.wait_for_selector(".alw-keys.alw-gone", timeout=30_000)
+    text = _badge(page)
+    assert "kernel has stopped" in text and "labels.jsonl" in text
+    page.keyboard.press("1")
+    page.wait_for_timeout(300)
+    assert label_file.read_text() == before
