@@ -1,7 +1,8 @@
 """alwidgets: the helpers behind the active-learning tutorial.
 
 Light on import: TensorFlow is loaded only by ``alwidgets.data`` and
-``alwidgets.models``, which notebooks import when they need them.
+``alwidgets.backbones``, ``features`` and ``heads``, which notebooks import
+when they need them.
 """
 
 from .annotate import ImageAnnotator

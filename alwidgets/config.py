@@ -1,4 +1,4 @@
-"""The profile switch (``full`` or ``offline``), the cache folder and the network check.
+"""The profiles (``full`` or ``offline``), the cache folder and the network check.
 
 * ``full`` (default): real ``tf_flowers`` through TensorFlow Datasets and the
   iNaturalist InceptionV3 from TF Hub / Kaggle Models. Needs the network once.
@@ -6,29 +6,73 @@
   Runs everywhere in seconds; the tests and CI use it.
 
 Set the profile with the environment variable ``ALWIDGETS_PROFILE`` or, from a
-notebook, with :func:`set_profile`.
+notebook, with :func:`set_profile`. :data:`PROFILES` holds what each profile uses
+(split sizes, backbone, labelling budget, rounds); nothing else keeps a copy.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import threading
 import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = [
+    "Profile",
     "PROFILES",
+    "profile",
     "get_profile",
     "set_profile",
     "cache_dir",
     "check_network",
     "OfflineError",
     "save_npz",
+    "cached_arrays",
     "PREFETCH_MARKER",
 ]
 
-PROFILES = ("full", "offline")
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """What a profile uses: the one table every module and notebook reads."""
+
+    name: str
+    #: Images per split: train (labelled at the start), validation, test, pool.
+    sizes: dict[str, int]
+    #: The backbone (a key of ``alwidgets.backbones.BACKBONES``).
+    backbone: str
+    #: Labels to spend in notebooks 4-5 (the article's 500 on tf_flowers).
+    budget: int
+    #: Notebook 6: the same budget, spent in ``rounds`` rounds of ``batch``.
+    rounds: int
+    batch: int
+
+
+PROFILES = {
+    # The article's code: train[:1000], train[1000:1500], train[1500:2500], the rest.
+    "full": Profile(
+        "full",
+        {"train": 1000, "validation": 500, "test": 1000, "pool": 1170},
+        "inaturalist_inception_v3",
+        budget=500,
+        rounds=5,
+        batch=100,
+    ),
+    # A small labelled start, a test set big enough to measure, a pool a fifth of
+    # the article's; the budget scaled like the pool.
+    "offline": Profile(
+        "offline",
+        {"train": 100, "validation": 100, "test": 200, "pool": 240},
+        "tiny_offline",
+        budget=100,
+        rounds=5,
+        batch=20,
+    ),
+}
 PROFILE_VARIABLE = "ALWIDGETS_PROFILE"
 CACHE_VARIABLE = "ALWIDGETS_CACHE_DIR"
 
@@ -51,7 +95,7 @@ def _check_name(name) -> str:
         raise TypeError(f"profile must be a string, got {type(name).__name__}")
     value = name.strip().lower()
     if value not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; choose one of {PROFILES}")
+        raise ValueError(f"unknown profile {name!r}; choose one of {list(PROFILES)}")
     return value
 
 
@@ -64,8 +108,13 @@ def get_profile() -> str:
         return _check_name(raw)
     except ValueError:
         raise ValueError(
-            f"{PROFILE_VARIABLE}={raw!r} is not a profile; use one of {PROFILES}"
+            f"{PROFILE_VARIABLE}={raw!r} is not a profile; use one of {list(PROFILES)}"
         ) from None
+
+
+def profile(name: str | None = None) -> Profile:
+    """The :class:`Profile` record of ``name`` (default: the active profile)."""
+    return PROFILES[get_profile() if name is None else _check_name(name)]
 
 
 def set_profile(name: str) -> str:
@@ -142,3 +191,32 @@ def save_npz(path: Path, **arrays) -> None:
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
     np.savez(tmp, **arrays)
     os.replace(tmp, path)
+
+
+def cached_arrays(
+    path: Path,
+    key: str,
+    compute: Callable[[], dict],
+    valid: Callable[[dict], bool] = lambda arrays: True,
+) -> dict:
+    """Arrays stored in ``path`` for ``key``, computed (and saved) only when needed.
+
+    The one cache helper: a file is used if it is readable, was written for
+    ``key`` and passes ``valid``; otherwise (with a warning, unless it is simply
+    missing) ``compute()`` runs and its arrays are written atomically with the key.
+    """
+    import numpy as np
+
+    if path.exists():
+        try:
+            with np.load(path) as f:
+                arrays = {name: f[name] for name in f.files if name != "cache_key"}
+                stored = str(f["cache_key"]) if "cache_key" in f.files else None
+            if stored == key and valid(arrays):
+                return arrays
+            warnings.warn(f"cache {path.name} does not match its key; recomputing it")
+        except Exception as exc:  # truncated, not a zip, missing keys...
+            warnings.warn(f"cache {path.name} is unreadable ({exc}); recomputing it")
+    arrays = compute()
+    save_npz(path, cache_key=np.array(key), **arrays)
+    return arrays

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import warnings
 
 import numpy as np
 import tensorflow as tf
 
-from .config import cache_dir, check_network, get_profile, save_npz
+from . import checks, config
+from .config import PROFILES, Profile, cache_dir, cached_arrays, check_network
 
 __all__ = [
-    "FULL_SIZES",
-    "OFFLINE_SIZES",
     "Splits",
     "load_splits",
     "split_slices",
@@ -31,11 +29,6 @@ __all__ = [
 
 SPLITS = ("train", "validation", "test", "pool")
 TF_FLOWERS_SIZE = 3670
-#: The article's code: train[:1000], train[1000:1500], train[1500:2500], the rest.
-FULL_SIZES = {"train": 1000, "validation": 500, "test": 1000}
-#: The offline profile: a small labelled start (a tenth of the article's), a test
-#: set big enough to measure, and a pool about a fifth of the article's.
-OFFLINE_SIZES = {"train": 100, "validation": 100, "test": 200, "pool": 240}
 OFFLINE_IMAGE_SIZE = 64
 OFFLINE_SEED = 0
 #: How far a mixed image moves towards its second class (0 = not at all, 0.5 = halfway).
@@ -56,7 +49,7 @@ class Splits:
     pool: tf.data.Dataset
     class_names: list[str]
     sizes: dict[str, int]
-    profile: str
+    profile: Profile
     #: Identifies the data, for cache keys (profile, sizes, version or seed).
     fingerprint: str
 
@@ -72,15 +65,15 @@ def split_slices(total: int, sizes: dict[str, int] | None = None) -> dict[str, s
     >>> split_slices(3670)["test"]
     'train[1500:2500]'
     """
-    sizes = dict(FULL_SIZES if sizes is None else sizes)
-    if set(sizes) != {"train", "validation", "test"}:
+    if sizes is None:
+        sizes = {s: n for s, n in PROFILES["full"].sizes.items() if s != "pool"}
+    if not isinstance(sizes, dict) or set(sizes) != {"train", "validation", "test"}:
         raise ValueError(
-            f"sizes must give exactly train, validation and test, got {sorted(sizes)}"
+            f"sizes must give exactly train, validation and test, got {sizes!r}"
         )
     for name, n in sizes.items():
-        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-            raise ValueError(f"size of {name!r} must be a positive integer, got {n!r}")
-    if not isinstance(total, int) or sum(sizes.values()) >= total:
+        checks.integer(f"size of {name!r}", n, 1)
+    if checks.integer("total", total, 1) <= sum(sizes.values()):
         raise ValueError(
             f"train + validation + test = {sum(sizes.values())} leaves no pool "
             f"out of {total} examples"
@@ -102,17 +95,17 @@ def load_splits(
     data_dir: str | None = None,
 ) -> Splits:
     """Load the four splits of the active profile (or of ``profile``)."""
-    profile = get_profile() if profile is None else profile
-    if profile == "offline":
+    record = config.profile(profile)
+    if record.name == "offline":
         if sizes is not None or data_dir is not None:
             raise ValueError("sizes and data_dir apply to the full profile only")
-        return _offline_splits()
-    if profile != "full":
-        raise ValueError(f"unknown profile {profile!r}; use 'full' or 'offline'")
-    return _tfds_splits(sizes, data_dir)
+        return _offline_splits(record)
+    return _tfds_splits(record, sizes, data_dir)
 
 
-def _tfds_splits(sizes: dict[str, int] | None, data_dir: str | None) -> Splits:
+def _tfds_splits(
+    record: Profile, sizes: dict[str, int] | None, data_dir: str | None
+) -> Splits:
     import tensorflow_datasets as tfds
 
     slices = split_slices(TF_FLOWERS_SIZE, sizes)
@@ -152,7 +145,7 @@ def _tfds_splits(sizes: dict[str, int] | None, data_dir: str | None) -> Splits:
         *datasets,
         class_names=list(info.features["label"].names),
         sizes=counts,
-        profile="full",
+        profile=record,
         fingerprint=f"tf_flowers-{info.version}-"
         + "-".join(str(counts[s]) for s in SPLITS),
     )
@@ -237,13 +230,27 @@ def _draw(p: np.ndarray, xx: np.ndarray, yy: np.ndarray, rng) -> np.ndarray:
     return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
 
 
-def _offline_splits() -> Splits:
-    total = sum(OFFLINE_SIZES.values())
+def _offline_splits(record: Profile) -> Splits:
+    total = sum(record.sizes.values())
     key = f"flowers-{OFFLINE_SEED}-{OFFLINE_IMAGE_SIZE}-{total}-v2"
-    images, labels = _cached_offline_arrays(key, total)
+
+    def generate():
+        images, labels, _ = make_offline_flowers(total, seed=OFFLINE_SEED)
+        return {"images": images, "labels": labels, "digest": _digest(images)}
+
+    arrays = cached_arrays(
+        cache_dir("data") / f"{key}.npz",
+        key,
+        generate,
+        lambda a: (
+            len(a["images"]) == len(a["labels"]) == total
+            and _digest(a["images"]) == str(a["digest"])
+        ),
+    )
+    images, labels = arrays["images"], arrays["labels"]
     datasets, start = [], 0
     for name in SPLITS:
-        stop = start + OFFLINE_SIZES[name]
+        stop = start + record.sizes[name]
         datasets.append(
             tf.data.Dataset.from_tensor_slices((images[start:stop], labels[start:stop]))
         )
@@ -251,26 +258,10 @@ def _offline_splits() -> Splits:
     return Splits(
         *datasets,
         class_names=list(FLOWER_NAMES),
-        sizes=dict(OFFLINE_SIZES),
-        profile="offline",
+        sizes=dict(record.sizes),
+        profile=record,
         fingerprint=key,
     )
-
-
-def _cached_offline_arrays(key: str, total: int) -> tuple[np.ndarray, np.ndarray]:
-    path = cache_dir("data") / f"{key}.npz"
-    if path.exists():
-        try:
-            with np.load(path) as f:
-                images, labels, digest = f["images"], f["labels"], str(f["digest"])
-            if len(images) == len(labels) == total and _digest(images) == digest:
-                return images, labels
-            warnings.warn(f"{path} does not match its content; regenerating it")
-        except Exception as exc:  # truncated, not a zip, missing keys...
-            warnings.warn(f"{path} is unreadable ({exc}); regenerating it")
-    images, labels, _ = make_offline_flowers(total, seed=OFFLINE_SEED)
-    save_npz(path, images=images, labels=labels, digest=_digest(images))
-    return images, labels
 
 
 def _digest(array: np.ndarray) -> str:

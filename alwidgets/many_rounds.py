@@ -1,9 +1,10 @@
-"""Simulated pool-based active learning with an oracle, on cached backbone features.
+"""Many rounds: simulated pool-based active learning with an oracle, on cached features.
 
-Start from the labelled training split, then for ``rounds`` rounds: train a head,
+Start from the labelled training split, then for ``rounds`` rounds: train a head
+(the one trainer of :mod:`alwidgets.heads`, validated on the validation split),
 measure it on the test set, let a strategy pick ``batch`` pool images, reveal
 their labels (the oracle) and add them. Repeat over seeds. The test set is only
-ever used to measure.
+ever used to measure. One round, taught step by step, is :mod:`alwidgets.one_round`.
 
 Strategies: ``random`` (the baseline), ``least_confidence``, ``smallest_margin``,
 ``entropy`` (top-``batch`` uncertainty), and ``k_center`` (core-set greedy: each
@@ -21,16 +22,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 from tqdm.auto import tqdm
 
+from . import checks
 from .criteria import CRITERIA, select
+from .heads import HeadTrainer, expected_calibration_error
 
 __all__ = [
     "STRATEGIES",
-    "HeadTrainer",
     "run",
     "simulate",
     "k_center_greedy",
@@ -42,51 +42,9 @@ __all__ = [
 STRATEGIES = ("random", "least_confidence", "smallest_margin", "entropy", "k_center")
 
 
-class HeadTrainer:
-    """Trains a softmax head many times, fast: one compiled model, reset per fit.
-
-    Full-batch Adam (one step per epoch) on standardised features: no shuffling,
-    so the same seed always gives the same head, and no retracing between fits.
-    """
-
-    def __init__(self, dim: int, n_classes: int, epochs: int = 100, lr: float = 0.05):
-        self.epochs = epochs
-        inputs = keras.Input((dim,))
-        outputs = keras.layers.Dense(n_classes, activation="softmax")(inputs)
-        self.model = keras.Model(inputs, outputs)
-        self.model.compile(
-            optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy"
-        )
-        self._shapes = [w.shape for w in self.model.get_weights()]
-
-    def fit(self, x: np.ndarray, y: np.ndarray, seed: int) -> keras.Model:
-        rng = np.random.default_rng(seed)
-        fan_in, fan_out = self._shapes[0]
-        limit = np.sqrt(6 / (fan_in + fan_out))  # Glorot uniform, seeded
-        self.model.set_weights(
-            [
-                rng.uniform(-limit, limit, self._shapes[0]).astype(np.float32),
-                np.zeros(self._shapes[1], np.float32),
-            ]
-        )
-        for v in self.model.optimizer.variables:  # fresh Adam state, same rate
-            if not v.path.endswith("learning_rate"):
-                v.assign(np.zeros(v.shape, v.dtype))
-        # One Keras epoch of `epochs` full-batch steps: far less per-epoch overhead.
-        full_batch = tf.data.Dataset.from_tensors((x, y)).repeat()
-        self.model.fit(
-            full_batch, epochs=1, steps_per_epoch=self.epochs, shuffle=False, verbose=0
-        )
-        return self.model
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model(x, training=False), dtype=np.float64)
-
-
 def k_center_greedy(pool: np.ndarray, labelled: np.ndarray, batch: int) -> np.ndarray:
     """Indices into ``pool`` of ``batch`` points picked by greedy k-center (core-set)."""
-    if batch > len(pool):
-        raise ValueError(f"batch ({batch}) is larger than the pool ({len(pool)})")
+    checks.integer("batch", batch, 1, len(pool))
     sq_pool = (pool**2).sum(1)
 
     def sq_dist(centres: np.ndarray) -> np.ndarray:
@@ -103,26 +61,20 @@ def k_center_greedy(pool: np.ndarray, labelled: np.ndarray, batch: int) -> np.nd
     return np.array(picked, dtype=np.int64)
 
 
-def _n_classes(features) -> int:
-    return 1 + int(max(features[s][1].max() for s in ("train", "pool", "test")))
-
-
-def _check(features, rounds, batch, initial) -> None:
-    for split in ("train", "test", "pool"):
-        if split not in features:
-            raise ValueError(f"features needs a {split!r} split")
-    for name, value in (("rounds", rounds), ("batch", batch)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    pool = len(features["pool"][0])
+def _check(features, n_classes, rounds, batch, initial):
+    data = checks.feature_splits(
+        features, n_classes, ("train", "validation", "test", "pool")
+    )
+    checks.integer("rounds", rounds, 1)
+    checks.integer("batch", batch, 1)
+    pool = len(data["pool"][0])
     if rounds * batch > pool:
         raise ValueError(
             f"rounds × batch = {rounds * batch} labels, but the pool has {pool}"
         )
-    if initial is not None and not 1 <= initial <= len(features["train"][0]):
-        raise ValueError(
-            f"initial must be in [1, {len(features['train'][0])}], got {initial!r}"
-        )
+    if initial is not None:
+        checks.integer("initial", initial, 1, len(data["train"][0]))
+    return data
 
 
 def simulate(
@@ -133,49 +85,50 @@ def simulate(
     seed: int = 0,
     initial: int | None = None,
     trainer: HeadTrainer | None = None,
+    *,
+    n_classes: int,
 ) -> list[dict]:
     """One strategy, one seed: ``rounds + 1`` rows (round 0 = no pool labels yet).
 
     ``initial``: start from that many training images, drawn with ``seed``
-    (default: the whole training split). Each row also lists the pool indices
-    picked so far, in ``picked``.
+    (default: the whole training split, the same for every seed). Each row also
+    lists the pool indices picked so far (``picked``), the test accuracy, the
+    test ECE and the chosen L2 strength.
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; choose one of {STRATEGIES}")
-    _check(features, rounds, batch, initial)
-    x_train, y_train = features["train"]
-    x_pool, y_pool = features["pool"]
-    x_test, y_test = features["test"]
+    checks.choice("strategy", strategy, STRATEGIES)
+    seed = checks.integer("seed", seed, 0)
+    data = _check(features, n_classes, rounds, batch, initial)
+    return _simulate(data, strategy, rounds, batch, seed, initial, trainer, n_classes)
+
+
+def _simulate(data, strategy, rounds, batch, seed, initial, trainer, n_classes):
+    x_train, y_train = data["train"]
+    x_pool, y_pool = data["pool"]
+    x_test, y_test = data["test"]
     rng = np.random.default_rng(seed)
     if initial is not None:
         start = rng.choice(len(x_train), size=initial, replace=False)
         x_train, y_train = x_train[start], y_train[start]
-    # Standardise with statistics of every image we may see unlabelled (no labels used).
-    everything = np.concatenate([x_train, x_pool])
-    mean, std = everything.mean(0), everything.std(0) + 1e-6
-
-    def scale(x):
-        return ((x - mean) / std).astype(np.float32)
-
-    x_train, x_pool, x_test = scale(x_train), scale(x_pool), scale(x_test)
-    trainer = trainer or HeadTrainer(x_train.shape[1], _n_classes(features))
+    trainer = trainer or HeadTrainer()
     picked = np.empty(0, dtype=np.int64)
     rows = []
     for r in range(rounds + 1):
         started = time.perf_counter()
         x = np.concatenate([x_train, x_pool[picked]])
         y = np.concatenate([y_train, y_pool[picked]])
-        trainer.fit(x, y, seed=seed * 1000 + r)
-        accuracy = float((trainer.predict(x_test).argmax(1) == y_test).mean())
+        head = trainer.fit(x, y, n_classes, data["validation"])
+        probs_test = head.predict_proba(x_test)
         new = np.empty(0, dtype=np.int64)
         if r < rounds:
             remaining = np.setdiff1d(np.arange(len(x_pool)), picked)
             if strategy == "random":
                 new = rng.choice(remaining, size=batch, replace=False)
             elif strategy == "k_center":
-                new = remaining[k_center_greedy(x_pool[remaining], x, batch)]
+                scaled = (x_pool[remaining] - head.mean) / head.scale
+                centres = (x - head.mean) / head.scale
+                new = remaining[k_center_greedy(scaled, centres, batch)]
             else:
-                scores = CRITERIA[strategy](trainer.predict(x_pool[remaining]))
+                scores = CRITERIA[strategy](head.predict_proba(x_pool[remaining]))
                 new = remaining[select(scores, batch)]
         rows.append(
             {
@@ -183,7 +136,9 @@ def simulate(
                 "seed": seed,
                 "round": r,
                 "labels_used": int(len(picked)),
-                "test_accuracy": accuracy,
+                "test_accuracy": float((probs_test.argmax(1) == y_test).mean()),
+                "test_ece": expected_calibration_error(probs_test, y_test),
+                "l2": head.l2,
                 "seconds": time.perf_counter() - started,
                 "picked": picked.tolist(),
             }
@@ -199,19 +154,32 @@ def run(
     rounds: int = 5,
     batch: int = 20,
     initial: int | None = None,
+    trainer: HeadTrainer | None = None,
+    *,
+    n_classes: int,
 ) -> list[dict]:
-    """Every strategy × seed, with a progress bar. Returns the tidy rows."""
-    unknown = [s for s in strategies if s not in STRATEGIES]
-    if unknown:
-        raise ValueError(f"unknown strategies {unknown}; choose from {STRATEGIES}")
+    """Every strategy × seed, with a progress bar. Returns the tidy rows.
+
+    ``features``: split -> ``(x, y)`` with ``train``, ``validation``, ``test`` and
+    ``pool``; ``n_classes``: the number of classes (say ``len(class_names)``, never
+    guessed from the labels). Everything is checked before any training.
+    ``initial``: start each seed from that many training images drawn with the
+    seed, so that seeds vary the starting labelled set too.
+    """
+    strategies = checks.choices("strategies", strategies, STRATEGIES)
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise TypeError(f"seeds must be a list of integers, got {seeds!r}")
+    seeds = [checks.integer("seed", s, 0) for s in seeds]
     if not seeds:
         raise ValueError("seeds is empty: give at least one seed")
-    _check(features, rounds, batch, initial)
-    trainer = HeadTrainer(features["train"][0].shape[1], _n_classes(features))
+    data = _check(features, n_classes, rounds, batch, initial)
+    trainer = trainer or HeadTrainer()
     rows = []
     runs = [(s, seed) for s in strategies for seed in seeds]
     for strategy, seed in tqdm(runs, desc="simulations", unit="run"):
-        rows += simulate(features, strategy, rounds, batch, seed, initial, trainer)
+        rows += _simulate(
+            data, strategy, rounds, batch, seed, initial, trainer, n_classes
+        )
     return rows
 
 

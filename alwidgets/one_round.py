@@ -2,31 +2,22 @@
 
 Notebooks 4 and 5 teach these steps one by one; :func:`first_round` rebuilds
 everything up to the selection in one call, so each notebook runs on its own.
+Many rounds, simulated with an oracle, are :mod:`alwidgets.many_rounds`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-import keras
 import numpy as np
 
-from .config import get_profile
+from . import checks
 from .criteria import CRITERIA, select
 from .data import Splits, load_splits
-from .models import cached_features, predict_proba, train_head, trained_head
+from .features import cached_features
+from .heads import Head, HeadTrainer, predict_proba, trained_head
 
-__all__ = [
-    "LABEL_BUDGET",
-    "Round",
-    "first_round",
-    "accuracy",
-    "retrain",
-    "random_selection",
-]
-
-#: The article's budget of 500 labels; offline, scaled like the pool (240 vs 1,170).
-LABEL_BUDGET = {"full": 500, "offline": 100}
+__all__ = ["Round", "first_round", "accuracy", "retrain", "random_selection"]
 
 
 @dataclasses.dataclass
@@ -35,39 +26,36 @@ class Round:
 
     splits: Splits
     features: dict[str, tuple[np.ndarray, np.ndarray]]
-    head: keras.Model
+    head: Head
     pool_probs: np.ndarray
     criterion: str
     budget: int
     selection: np.ndarray  # pool indices, most uncertain first
 
 
-def _check_criterion(criterion: str) -> None:
-    if criterion not in CRITERIA:
-        raise ValueError(
-            f"unknown criterion {criterion!r}; choose one of {list(CRITERIA)}"
-        )
-
-
 def first_round(
     criterion: str = "least_confidence", budget: int | None = None
 ) -> Round:
-    """Load data, features and the trained head (cached), score the pool, select."""
-    _check_criterion(criterion)
+    """Load data, features and the trained head (cached), score the pool, select.
+
+    ``budget`` defaults to the profile's (500 labels on tf_flowers).
+    """
+    checks.choice("criterion", criterion, list(CRITERIA))
     splits = load_splits()
-    budget = LABEL_BUDGET[get_profile()] if budget is None else budget
+    budget = splits.profile.budget if budget is None else budget
+    checks.integer("budget", budget, 1, splits.sizes["pool"])
     features = cached_features(splits)
-    head, _ = trained_head(splits, features)
+    head = trained_head(splits, features)
     probs = predict_proba(head, features["pool"][0])
     selection = select(CRITERIA[criterion](probs), budget)
     return Round(splits, features, head, probs, criterion, budget, selection)
 
 
-def accuracy(head: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
+def accuracy(head, x, y) -> float:
     """Share of ``x`` whose predicted class is ``y``."""
-    if len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"need as many labels as samples (>0): {len(x)} vs {len(y)}")
-    return float((predict_proba(head, x).argmax(axis=1) == np.asarray(y)).mean())
+    probs = predict_proba(head, x)
+    y = checks.labels("y", y, probs.shape[1], len(probs))
+    return float((probs.argmax(axis=1) == y).mean())
 
 
 def retrain(
@@ -75,39 +63,31 @@ def retrain(
     pool_indices,
     pool_labels,
     n_classes: int,
-    seed: int = 0,
-    progress: bool = True,
-) -> keras.Model:
-    """Train a fresh head on the train split plus the newly labelled pool images.
+    trainer: HeadTrainer | None = None,
+) -> Head:
+    """A fresh head on the train split plus the newly labelled pool images.
 
     The cached-feature equivalent of concatenating the labelled images to the
-    training dataset and retraining. Same settings as the first head.
+    training dataset and retraining, with the same trainer as the first head
+    (validation split for L2, early stopping and temperature).
     """
-    idx = np.asarray(pool_indices, dtype=np.int64).reshape(-1)
-    y_new = np.asarray(pool_labels).reshape(-1)
-    x_pool = features["pool"][0]
+    data = checks.feature_splits(features, n_classes, ("train", "validation", "pool"))
+    x_pool = data["pool"][0]
+    idx = checks.indices("pool_indices", pool_indices, len(x_pool))
+    y_new = checks.labels("pool_labels", np.asarray(pool_labels).reshape(-1), n_classes)
     if len(idx) != len(y_new):
         raise ValueError(f"{len(idx)} pool indices for {len(y_new)} labels")
     if len(np.unique(idx)) != len(idx):
         raise ValueError("pool_indices contains duplicates")
-    if len(idx) and (idx.min() < 0 or idx.max() >= len(x_pool)):
-        raise ValueError(f"pool_indices must be in [0, {len(x_pool)})")
-    x_train, y_train = features["train"]
+    x_train, y_train = data["train"]
     x = np.concatenate([x_train, x_pool[idx]])
-    y = np.concatenate([y_train, y_new.astype(y_train.dtype)])
-    head, _ = train_head(
-        x,
-        y,
-        n_classes,
-        validation=features["validation"],
-        seed=seed,
-        progress=progress,
-    )
-    return head
+    y = np.concatenate([y_train, y_new])
+    return (trainer or HeadTrainer()).fit(x, y, n_classes, data["validation"])
 
 
 def random_selection(pool_size: int, budget: int, seed: int) -> np.ndarray:
     """``budget`` distinct pool indices drawn uniformly at random (the control)."""
-    if not 0 <= budget <= pool_size:
-        raise ValueError(f"budget must be in [0, {pool_size}], got {budget}")
+    pool_size = checks.integer("pool_size", pool_size, 1)
+    budget = checks.integer("budget", budget, 0, pool_size)
+    seed = checks.integer("seed", seed, 0)
     return np.random.default_rng(seed).choice(pool_size, size=budget, replace=False)

@@ -56,7 +56,9 @@ def plot_class_balance(counts: dict[str, np.ndarray], class_names: Sequence[str]
     return fig
 
 
-def plot_history(history: dict[str, list[float]], title: str = "Training curves"):
+def plot_history(
+    history: dict[str, list[float]], title: str = "Training curves", xlabel="epoch"
+):
     """Loss and accuracy per epoch, train and validation; stage 2 shaded if present."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3))
     epochs = np.arange(1, len(history["loss"]) + 1)
@@ -64,7 +66,7 @@ def plot_history(history: dict[str, list[float]], title: str = "Training curves"
         ax.plot(epochs, history[metric], "o-", label="train")
         if f"val_{metric}" in history:
             ax.plot(epochs, history[f"val_{metric}"], "o-", label="validation")
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(metric)
         stages = np.asarray(history.get("stage", []))
         if (stages == 2).any():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 
-from . import data, models
+from . import data, features, heads
 from .config import PREFETCH_MARKER, cache_dir
 
 
@@ -19,8 +19,7 @@ def prefetch() -> None:
     """tf_flowers, the backbone, the features of every split and the trained head."""
     splits = data.load_splits("full")  # tf_flowers, 218 MiB
     print("tf_flowers:", splits.sizes)
-    models.cached_features(splits, models.default_backbone("full"))
-    models.trained_head(splits)
+    heads.trained_head(splits, features.cached_features(splits))
 
 
 def main(attempts: int = 3, wait: float = 30.0) -> int:

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from alwidgets import experiments as E
+from alwidgets import many_rounds as E
+from alwidgets.heads import HeadTrainer
 
 
 @pytest.fixture(scope="module")
@@ -14,12 +15,17 @@ def features():
         y = rng.integers(0, 3, n)
         return (centres[y] + rng.normal(0, 1.5, (n, 16))).astype(np.float32), y
 
-    return {"train": split(30), "test": split(150), "pool": split(120)}
+    return {
+        "train": split(30),
+        "validation": split(60),
+        "test": split(150),
+        "pool": split(120),
+    }
 
 
 @pytest.mark.parametrize("strategy", E.STRATEGIES)
 def test_invariants(features, strategy):
-    rows = E.simulate(features, strategy, rounds=4, batch=10, seed=1)
+    rows = E.simulate(features, strategy, rounds=4, batch=10, seed=1, n_classes=3)
     assert [r["round"] for r in rows] == [0, 1, 2, 3, 4]
     assert [r["labels_used"] for r in rows] == [0, 10, 20, 30, 40]
     picked = rows[-1]["picked"]
@@ -32,30 +38,28 @@ def test_invariants(features, strategy):
 
 @pytest.mark.parametrize("strategy", E.STRATEGIES)
 def test_same_seed_same_result(features, strategy):
-    a = E.simulate(features, strategy, rounds=3, batch=8, seed=5)
-    b = E.simulate(features, strategy, rounds=3, batch=8, seed=5)
+    a = E.simulate(features, strategy, rounds=3, batch=8, seed=5, n_classes=3)
+    b = E.simulate(features, strategy, rounds=3, batch=8, seed=5, n_classes=3)
     assert [r["picked"] for r in a] == [r["picked"] for r in b]
     assert [r["test_accuracy"] for r in a] == [r["test_accuracy"] for r in b]
 
 
 def test_random_differs_across_seeds(features):
-    a = E.simulate(features, "random", rounds=1, batch=10, seed=0)
-    b = E.simulate(features, "random", rounds=1, batch=10, seed=1)
+    a = E.simulate(features, "random", rounds=1, batch=10, seed=0, n_classes=3)
+    b = E.simulate(features, "random", rounds=1, batch=10, seed=1, n_classes=3)
     assert a[-1]["picked"] != b[-1]["picked"]
 
 
 def test_uncertainty_picks_uncertain_points(features):
-    rows = E.simulate(features, "least_confidence", rounds=1, batch=10, seed=0)
+    rows = E.simulate(
+        features, "least_confidence", rounds=1, batch=10, seed=0, n_classes=3
+    )
     picked = rows[-1]["picked"]
     # The head learns, and what it picks is less confidently predicted than the rest.
     assert rows[0]["test_accuracy"] > 0.6
-    trainer = E.HeadTrainer(16, 3)
-    x_train, y_train = features["train"]
+    head = HeadTrainer().fit(*features["train"], 3, features["validation"])
     x_pool = features["pool"][0]
-    stats = np.concatenate([x_train, x_pool])
-    mean, std = stats.mean(0), stats.std(0) + 1e-6
-    trainer.fit(((x_train - mean) / std).astype(np.float32), y_train, seed=0)
-    top = trainer.predict(((x_pool - mean) / std).astype(np.float32)).max(1)
+    top = head.predict_proba(x_pool).max(1)
     others = np.setdiff1d(np.arange(len(x_pool)), picked)
     assert top[picked].max() <= top[others].min() + 1e-9
 
@@ -69,7 +73,10 @@ def test_k_center_spreads_out():
 
 
 def test_run_summary_and_curves(features, tmp_path):
-    rows = E.run(features, ("random", "entropy"), seeds=(0, 1), rounds=2, batch=5)
+    rows = E.run(
+        features, ("random", "entropy"), seeds=(0, 1), rounds=2, batch=5, n_classes=3
+    )
+    assert all(0 <= r["test_ece"] <= 1 and r["l2"] > 0 for r in rows)
     assert len(rows) == 2 * 2 * 3
     curves = E.curves(rows)
     labels, acc = curves["entropy"]
@@ -94,11 +101,67 @@ def test_run_summary_and_curves(features, tmp_path):
 def test_bad_input(features, kwargs, words):
     args = {"strategy": "random", "rounds": 2, "batch": 10, **kwargs}
     with pytest.raises(ValueError, match=words):
-        E.simulate(features, **args)
+        E.simulate(features, **args, n_classes=3)
+
+
+def _with(features, split, x=None, y=None):
+    out = dict(features)
+    fx, fy = features[split]
+    out[split] = (fx if x is None else x, fy if y is None else y)
+    return out
+
+
+def _bad_inputs(f):
+    x_pool, y_pool = f["pool"]
+    nan_pool = x_pool.copy()
+    nan_pool[3, 2] = np.nan
+    y_neg = f["train"][1].copy()
+    y_neg[0] = -1
+    return [
+        (_with(f, "pool", x=nan_pool), ValueError, r"features\['pool'\] has NaN"),
+        (_with(f, "pool", y=y_pool + 3), ValueError, r"labels of 'pool'.*\[0, 3\)"),
+        (_with(f, "test", y=f["test"][1] * 2 + 1), ValueError, "labels of 'test'"),
+        (_with(f, "train", y=y_neg), ValueError, "labels of 'train'"),
+        (_with(f, "train", y=f["train"][1].astype(float)), TypeError, "integers"),
+        (_with(f, "pool", y=y_pool[:-1]), ValueError, "labels for 120 rows"),
+        (_with(f, "test", x=f["test"][0][:, :8]), ValueError, "8 columns"),
+        ({k: v for k, v in f.items() if k != "validation"}, ValueError, "validation"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(8))
+@pytest.mark.parametrize("strategy", ["random", "k_center", "entropy"])
+def test_bad_features_are_refused_before_any_training(
+    features, case, strategy, monkeypatch
+):
+    bad, error, words = _bad_inputs(features)[case]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking the input")
+
+    monkeypatch.setattr(HeadTrainer, "fit", no_training)
+    with pytest.raises(error, match=words):
+        E.run(bad, [strategy], seeds=(0,), rounds=1, batch=5, n_classes=3)
 
 
 def test_bad_run_input(features):
-    with pytest.raises(ValueError, match="unknown strategies"):
-        E.run(features, ("random", "oracle"))
+    with pytest.raises(ValueError, match="unknown 'oracle'"):
+        E.run(features, ("random", "oracle"), n_classes=3)
+    with pytest.raises(TypeError, match="list of names"):
+        E.run(features, "entropy", n_classes=3)
     with pytest.raises(ValueError, match="seeds"):
-        E.run(features, seeds=())
+        E.run(features, seeds=(), n_classes=3)
+    with pytest.raises(TypeError, match="n_classes"):
+        E.run(features, ("random",))
+    with pytest.raises(ValueError, match="n_classes"):
+        E.run(features, ("random",), n_classes=1)
+
+
+def test_seeds_vary_the_starting_set_with_initial(features):
+    rows = E.run(
+        features, ["random"], seeds=(0, 1), rounds=1, batch=5, initial=10, n_classes=3
+    )
+    first = [r for r in rows if r["round"] == 0]
+    assert first[0]["test_accuracy"] != first[1]["test_accuracy"] or (
+        first[0]["picked"] != first[1]["picked"]
+    )
