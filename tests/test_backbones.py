@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from alwidgets import backbones as models
+from alwidgets import backbones
 
 
 class _StubBackbone(tf.Module):
@@ -61,7 +61,7 @@ def _weights(layer):
 
 
 def test_hub_backbone_is_a_keras3_layer_with_adopted_weights(stub_handle):
-    layer = models.HubBackbone(stub_handle)
+    layer = backbones.HubBackbone(stub_handle)
     assert not layer.trainable
     assert len(layer.weights) == 2
     layer.trainable = True
@@ -71,14 +71,14 @@ def test_hub_backbone_is_a_keras3_layer_with_adopted_weights(stub_handle):
 
 
 def test_frozen_then_finetuned_hub_backbone(stub_handle):
-    backbone = models.get_backbone("inaturalist_inception_v3", handle=stub_handle)
+    backbone = backbones.get_backbone("inaturalist_inception_v3", handle=stub_handle)
     hub_layer = backbone.get_layer("inaturalist_inception_v3")
-    model = models.build_classifier(backbone, 3)
+    model = backbones.build_classifier(backbone, 3)
     head = model.get_layer("head")
     ds = _toy()
     before_backbone, before_head = _weights(hub_layer), _weights(head)
 
-    history = models.train_two_stage(
+    history = backbones.train_two_stage(
         model, backbone, ds, head_epochs=2, finetune_epochs=0, head_lr=0.05
     )
     assert history["stage"] == [1, 1]
@@ -86,7 +86,7 @@ def test_frozen_then_finetuned_hub_backbone(stub_handle):
         np.testing.assert_array_equal(a, b)  # frozen: unchanged by fit
     assert not np.allclose(before_head[0], head.weights[0].numpy())
 
-    models.train_two_stage(
+    backbones.train_two_stage(
         model, backbone, ds, head_epochs=0, finetune_epochs=2, finetune_lr=0.05
     )
     kernel_before, mean_before = before_backbone
@@ -96,58 +96,58 @@ def test_frozen_then_finetuned_hub_backbone(stub_handle):
 
 
 def test_keras_applications_backbones_build_offline():
-    backbone = models.get_backbone("mobilenet_v2_imagenet", pretrained=False)
+    backbone = backbones.get_backbone("mobilenet_v2_imagenet", pretrained=False)
     assert backbone.output_shape == (None, 1280)
     assert backbone.input_shape == (None, 160, 160, 3)
 
 
 def test_unknown_backbone():
     with pytest.raises(ValueError, match="unknown backbone"):
-        models.get_backbone("resnet9000")
+        backbones.get_backbone("resnet9000")
     with pytest.raises(TypeError):
-        models.get_backbone(3)
+        backbones.get_backbone(3)
 
 
 def test_bad_hub_handle(tmp_path):
     with pytest.raises(ValueError, match="neither a local folder nor a URL"):
-        models.HubBackbone(str(tmp_path / "missing"))
+        backbones.HubBackbone(str(tmp_path / "missing"))
 
 
 def test_tiny_backbone_fine_tunes():
-    backbone = models.get_backbone("tiny_offline")
-    model = models.build_classifier(backbone, 3)
+    backbone = backbones.get_backbone("tiny_offline")
+    model = backbones.build_classifier(backbone, 3)
     conv = backbone.get_layer("conv0")
     before = conv.kernel.numpy().copy()
     ds = _toy(size=64)
-    models.train_two_stage(model, backbone, ds, head_epochs=1, finetune_epochs=0)
+    backbones.train_two_stage(model, backbone, ds, head_epochs=1, finetune_epochs=0)
     np.testing.assert_array_equal(before, conv.kernel.numpy())
-    models.train_two_stage(
+    backbones.train_two_stage(
         model, backbone, ds, head_epochs=0, finetune_epochs=1, finetune_lr=1e-2
     )
     assert not np.allclose(before, conv.kernel.numpy())
 
 
 def test_train_two_stage_bad_input():
-    backbone = models.get_backbone("tiny_offline")
-    model = models.build_classifier(backbone, 3)
+    backbone = backbones.get_backbone("tiny_offline")
+    model = backbones.build_classifier(backbone, 3)
     ds = _toy(size=64)
     with pytest.raises(ValueError, match="head_epochs"):
-        models.train_two_stage(model, backbone, ds, head_epochs=-1)
+        backbones.train_two_stage(model, backbone, ds, head_epochs=-1)
     with pytest.raises(ValueError, match="finetune_lr"):
-        models.train_two_stage(model, backbone, ds, finetune_lr=5)
+        backbones.train_two_stage(model, backbone, ds, finetune_lr=5)
     with pytest.raises(ValueError, match="layer of model"):
-        models.train_two_stage(model, models.get_backbone("tiny_offline"), ds)
+        backbones.train_two_stage(model, backbones.get_backbone("tiny_offline"), ds)
     with pytest.raises(ValueError, match="n_classes"):
-        models.build_classifier(backbone, 1)
+        backbones.build_classifier(backbone, 1)
 
 
 def test_backbone_names_cover_the_article_and_its_exercise():
     assert {"inaturalist_inception_v3", "inception_v3_imagenet"} <= set(
-        models.BACKBONES
+        backbones.BACKBONES
     )
-    assert models.default_backbone("full") == "inaturalist_inception_v3"
-    assert models.default_backbone("offline") == "tiny_offline"
-    assert isinstance(models.get_backbone("tiny_offline"), keras.Model)
+    assert backbones.default_backbone("full") == "inaturalist_inception_v3"
+    assert backbones.default_backbone("offline") == "tiny_offline"
+    assert isinstance(backbones.get_backbone("tiny_offline"), keras.Model)
 
 
 def test_hub_url_without_network_fails_fast(tmp_path, monkeypatch):
@@ -162,7 +162,7 @@ def test_hub_url_without_network_fails_fast(tmp_path, monkeypatch):
     monkeypatch.delenv("ALWIDGETS_INATURALIST_HANDLE", raising=False)
     start = time.monotonic()
     with pytest.raises(ConnectionError, match="offline"):
-        models.get_backbone("inaturalist_inception_v3")
+        backbones.get_backbone("inaturalist_inception_v3")
     assert time.monotonic() - start < 15
     assert not any(tmp_path.rglob("*.pb")) and not any(tmp_path.rglob(".*"))
 
@@ -171,7 +171,7 @@ def test_hub_url_without_network_fails_fast(tmp_path, monkeypatch):
 
 
 def test_hub_backbone_adopts_the_savedmodels_variables(stub_handle):
-    layer = models.HubBackbone(stub_handle)
+    layer = backbones.HubBackbone(stub_handle)
     module_vars = {id(v) for v in layer._module.variables}
     # The public route: each Keras variable's storage is the SavedModel's variable.
     assert {id(w.value) for w in layer.weights} == module_vars
@@ -179,9 +179,9 @@ def test_hub_backbone_adopts_the_savedmodels_variables(stub_handle):
 
 
 def test_finetuned_hub_classifier_saves_and_loads(stub_handle, tmp_path):
-    backbone = models.get_backbone("inaturalist_inception_v3", handle=stub_handle)
-    model = models.build_classifier(backbone, 3)
-    models.train_two_stage(
+    backbone = backbones.get_backbone("inaturalist_inception_v3", handle=stub_handle)
+    model = backbones.build_classifier(backbone, 3)
+    backbones.train_two_stage(
         model, backbone, _toy(), head_epochs=1, finetune_epochs=1, finetune_lr=0.05
     )
     x = next(iter(_toy()))[0]
@@ -198,7 +198,7 @@ def test_finetuned_hub_classifier_saves_and_loads(stub_handle, tmp_path):
 
 def test_inaturalist_handle_from_the_environment(stub_handle, monkeypatch):
     monkeypatch.setenv("ALWIDGETS_INATURALIST_HANDLE", stub_handle)
-    backbone = models.get_backbone("inaturalist_inception_v3")
+    backbone = backbones.get_backbone("inaturalist_inception_v3")
     assert backbone.get_layer("inaturalist_inception_v3").handle == stub_handle
     assert backbone.output_shape == (None, 16)
 
@@ -239,7 +239,7 @@ def test_download_and_extract_from_a_local_server(model_server, tmp_path, monkey
     url, root = model_server
     digest = hashlib.sha256((root / "good.tar.gz").read_bytes()).hexdigest()
     target = tmp_path / "models" / "stub"
-    path = models.fetch_savedmodel(f"{url}/good.tar.gz", target, sha256=digest)
+    path = backbones.fetch_savedmodel(f"{url}/good.tar.gz", target, sha256=digest)
     assert path == target and (target / "saved_model.pb").exists()
     assert (target / "archive.sha256").read_text().strip() == digest
     assert _left_behind(target.parent) == ["stub"]  # no temporary folder left
@@ -248,14 +248,16 @@ def test_download_and_extract_from_a_local_server(model_server, tmp_path, monkey
     def no_network(*args, **kwargs):
         raise AssertionError("the network was checked although the model is present")
 
-    monkeypatch.setattr(models, "check_network", no_network)
-    assert models.fetch_savedmodel("http://nowhere.invalid/x.tar.gz", target) == target
+    monkeypatch.setattr(backbones, "check_network", no_network)
+    assert (
+        backbones.fetch_savedmodel("http://nowhere.invalid/x.tar.gz", target) == target
+    )
 
     # And through HubBackbone with a URL handle, cached under ALWIDGETS_CACHE_DIR.
     monkeypatch.setenv("ALWIDGETS_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.undo()
     monkeypatch.setenv("ALWIDGETS_CACHE_DIR", str(tmp_path / "cache"))
-    layer = models.HubBackbone(f"{url}/good.tar.gz")
+    layer = backbones.HubBackbone(f"{url}/good.tar.gz")
     assert layer(tf.ones([1, 5, 5, 3])).shape == (1, 16)
 
 
@@ -274,13 +276,13 @@ def test_bad_downloads_leave_nothing_behind(
     url, _ = model_server
     target = tmp_path / "models" / "stub"
     with pytest.raises(Exception, match=words):
-        models.fetch_savedmodel(f"{url}/{name}", target, sha256=sha256)
+        backbones.fetch_savedmodel(f"{url}/{name}", target, sha256=sha256)
     assert _left_behind(target.parent) == []
 
 
 def test_fetch_savedmodel_bad_url(tmp_path):
     with pytest.raises(ValueError, match="URL"):
-        models.fetch_savedmodel("not a url", tmp_path / "x")
+        backbones.fetch_savedmodel("not a url", tmp_path / "x")
 
 
 def test_tfsmlayer_still_cannot_be_fine_tuned_with_the_pinned_keras(tmp_path):
