@@ -55,5 +55,5 @@ def test_cached_features_bad_input():
         features.cached_features(splits, "resnet9000")
     with pytest.raises(TypeError, match="list of names"):
         features.cached_features(splits, split_names="train")
-    with pytest.raises(ValueError, match="unknown split"):
+    with pytest.raises(ValueError, match="split_names has unknown"):
         features.cached_features(splits, split_names=("train", "unlabelled"))
