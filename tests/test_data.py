@@ -33,9 +33,7 @@ def test_bad_split_sizes(sizes, words):
 
 
 def test_offline_flowers_are_deterministic_and_varied():
-    start = time.perf_counter()
-    a, ya, ma = data.make_offline_flowers(300, seed=3)
-    assert time.perf_counter() - start < 5
+    a, ya, ma = data.make_offline_flowers(300, seed=3)  # time: tools/benchmark.py
     b, yb, mb = data.make_offline_flowers(300, seed=3)
     c, _, _ = data.make_offline_flowers(300, seed=4)
     assert a.dtype == np.uint8 and a.shape == (300, 64, 64, 3)
