@@ -53,12 +53,17 @@ __all__ = [
     "TakenOver",
     "apply",
     "check_classes",
+    "check_event",
     "empty_state",
+    "label_event",
     "labelled_dataset",
     "next_open",
     "read_labels",
+    "read_state",
     "replay",
     "resume_position",
+    "skip_event",
+    "undo_event",
 ]
 
 FORMAT = "alwidgets-labels"
@@ -177,6 +182,8 @@ def check_event(event, classes: Sequence[str]) -> dict:
         out["undo"] = True
     if "label" not in out and "skip" not in out:
         raise ValueError("an event needs a 'label' or 'skip'")
+    if isinstance(event.get("time"), str):
+        out["time"] = event["time"]  # kept, so a re-created file keeps its times
     if out.get("skip") is False and "undo" not in out:
         raise ValueError("'skip': false only appears in undo events")
     return out
@@ -234,10 +241,14 @@ def _set(labels: dict, skipped: set, item: int, label, skip: bool) -> None:
 
 
 def label_event(item: int, label: str) -> dict:
+    """The event that gives ``item`` the class ``label``."""
+    if not isinstance(label, str):
+        raise TypeError(f"label must be a class name, got {type(label).__name__}")
     return {"item": _check_item(item), "label": label}
 
 
 def skip_event(item: int) -> dict:
+    """The event that skips ``item`` (it stays unlabelled)."""
     return {"item": _check_item(item), "skip": True}
 
 
@@ -520,13 +531,13 @@ class LabelStore:
             raise TakenOver(
                 f"another annotator took over {self.path.name}; this one stopped"
             )
-        self._append(event)
-        self._events.append(event)
+        self._events.append(self._append(event))
         self.state = new_state
         return new_state
 
-    def _append(self, event: dict) -> None:
-        line = (json.dumps({**event, "time": _now()}) + "\n").encode("utf8")
+    def _append(self, event: dict) -> dict:
+        event = {**event, "time": _now()}
+        line = (json.dumps(event) + "\n").encode("utf8")
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
@@ -552,6 +563,7 @@ class LabelStore:
             f.write(line)  # one small write: a crash leaves whole lines only
             f.flush()
             os.fsync(f.fileno())
+        return event
 
 
 # -- labelled images as a dataset ------------------------------------------------

@@ -120,9 +120,11 @@ def test_deleted_file_is_recreated_whole(tmp_path):
     s = L.LabelStore(path, CLASSES)
     s.record({"item": 0, "label": "daisy"})
     s.record({"item": 1, "skip": True})
+    first = path.read_text().splitlines()[1]
     path.unlink()
     s.record({"item": 2, "label": "roses"})
     assert L.read_state(path, CLASSES) == s.state
+    assert path.read_text().splitlines()[1] == first  # times kept
     assert "re-created" in s.messages[-1]
 
 
