@@ -520,6 +520,9 @@ class ImageAnnotator(widgets.VBox):
         self._feedback.value = f'<span style="color:{colour}">{text}</span>'
 
     def _render(self, feedback: str = "") -> None:
+        self._image.value = self._encoded[
+            self.current
+        ]  # first: it is what one waits for
         n = len(self.items)
         item = self.items[self.current]
         counts = self.export()["counts"]
@@ -535,7 +538,6 @@ class ImageAnnotator(widgets.VBox):
             f"({spent:.0%} of the budget) {meter} — {state}<br>"
             f"<small>{per_class}</small>"
         )
-        self._image.value = self._encoded[self.current]
         self._model_view.value = self._model_panel(item)
         labels = self.state.labels
         for k, button in enumerate(self._class_buttons):
