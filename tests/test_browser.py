@@ -1,4 +1,11 @@
-"""The annotator in a real JupyterLab, driven by Playwright in Debian's Chromium.
+"""The widgets in a real JupyterLab, driven by Playwright in Debian's Chromium.
+
+One JupyterLab, one page and one kernel for the module; the tests run in file order
+(the last one kills the kernel). Covered: labelling by keys and mouse, key -> next
+image latency (written to build/annotator_latency.json), JupyterLab shortcuts with
+the focus in the annotator, keys ignored while it is off screen, a playground drag
+that settles, a write error shown in the widget, and the kernel's death shown.
+A screenshot of the page after each test goes to build/screenshots/.
 
 Needs /usr/bin/chromium (``apt-get install chromium``; .ci/run installs it). Skipped
 where it is missing, except on CI (``CI`` set), where that is a failure.

@@ -136,8 +136,11 @@ function render({ model, el }) {
       (entries) => {
         for (const entry of entries) visible = entry.intersectionRatio >= 0.5;
         if (visible && !focusedOnce && model.get("autofocus")) {
-          focusedOnce = true; // take the focus once, when first seen
-          box.focus({ preventScroll: true });
+          focusedOnce = true; // take the focus once, when first seen...
+          const typing =
+            isTextInput(document.activeElement) ||
+            document.activeElement?.closest?.(".cm-editor");
+          if (!typing) box.focus({ preventScroll: true }); // ...unless one types
         }
         show();
       },
