@@ -56,12 +56,10 @@ def test_temperature_calibrates_without_changing_predictions():
 
 def test_as_accurate_as_logistic_regression_and_better_calibrated_on_real_data():
     """scikit-learn's handwritten digits (real images, bundled, no download)."""
-    sklearn = pytest.importorskip("sklearn")
     from sklearn.datasets import load_digits
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    assert sklearn
     x, y = load_digits(return_X_y=True)
     order = np.random.default_rng(0).permutation(len(x))
     x, y = x[order].astype(np.float32), y[order]
