@@ -32,6 +32,7 @@ import numpy as np
 import traitlets
 from PIL import Image as PILImage
 
+from . import checks
 from . import labels as store
 from .criteria import check_probs, entropy, least_confidence, smallest_margin
 from .labels import (
@@ -66,10 +67,7 @@ def encode_image(image, size: int = DISPLAY_SIZE) -> bytes:
     Small images are scaled up (nearest neighbour, so pixels stay sharp) and large
     ones down, so that the longer side is ``size`` pixels. Any size goes in.
     """
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
-        raise TypeError(f"size must be an int, got {type(size).__name__}")
-    if size < 1:
-        raise ValueError(f"size must be >= 1, got {size}")
+    size = checks.integer("size", size, 1)
     if isinstance(image, (str, os.PathLike)):
         try:
             pil = PILImage.open(image)
@@ -200,12 +198,7 @@ class ImageAnnotator(widgets.VBox):
                 raise ValueError(f"true_labels must be {n} class indices")
             if true_labels.min() < 0 or true_labels.max() >= len(classes):
                 raise ValueError(f"true_labels must be in [0, {len(classes)})")
-        if budget is None:
-            budget = n
-        if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)):
-            raise TypeError(f"budget must be an integer, got {type(budget).__name__}")
-        if not 0 < budget <= n:
-            raise ValueError(f"budget must be in [1, {n}], got {budget}")
+        budget = checks.integer("budget", n if budget is None else budget, 1, n)
 
         self.classes = classes
         self.items = items

@@ -45,6 +45,8 @@ from types import MappingProxyType
 
 import numpy as np
 
+from . import checks
+
 __all__ = [
     "FORMAT",
     "VERSION",
@@ -98,9 +100,7 @@ def check_classes(classes) -> tuple[str, ...]:
 
 
 def _check_item(item) -> int:
-    if isinstance(item, bool) or not isinstance(item, (int, np.integer)):
-        raise TypeError(f"an item must be an integer, got {type(item).__name__}")
-    return int(item)
+    return checks.integer("item", item)
 
 
 def _check_path(path) -> Path:
@@ -624,12 +624,7 @@ def labelled_dataset(images, labels, classes, items=None, image_size=None):
 
     classes = check_classes(classes)
     if image_size is not None:
-        if isinstance(image_size, bool) or not isinstance(
-            image_size, (int, np.integer)
-        ):
-            raise TypeError(f"image_size must be an int, got {type(image_size)}")
-        if image_size < 1:
-            raise ValueError(f"image_size must be >= 1, got {image_size}")
+        image_size = checks.integer("image_size", image_size, 1)
     arrays = [_as_uint8(image, k) for k, image in enumerate(_iter_images(images))]
     items = (
         list(range(len(arrays))) if items is None else [_check_item(i) for i in items]
