@@ -458,6 +458,9 @@ def run_all(work: Path, runs: list[str], timeout: float) -> list[dict]:
         print(f"run {run}: started {time.strftime('%H:%M:%S')}", flush=True)
         log = logs / f"{run}.log"
         result = {"run": run, **measure(pin + cmd, env, log, timeout), "log": str(log)}
+        marker = cache / "prefetch-failed.txt"  # alwidgets.config.PREFETCH_MARKER
+        if run == "prefetch" and marker.exists() and not result["exit"]:
+            result["exit"] = f"marker {marker.name}: {marker.read_text().strip()}"
         result["ok"] = result["exit"] == 0 and result["peak_rss_mib"] <= LIMIT_MIB
         if result["exit"]:
             result["error"] = _last_error(log.read_text(errors="replace"))
