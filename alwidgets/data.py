@@ -22,6 +22,10 @@ __all__ = [
     "load_splits",
     "split_slices",
     "make_offline_flowers",
+    "make_source_shapes",
+    "offline_info",
+    "why_hard",
+    "hard_kinds",
     "preprocess",
     "labels_of",
     "images_at",
@@ -31,10 +35,6 @@ SPLITS = ("train", "validation", "test", "pool")
 TF_FLOWERS_SIZE = 3670
 OFFLINE_IMAGE_SIZE = 64
 OFFLINE_SEED = 0
-#: How far a mixed image moves towards its second class (0 = not at all, 0.5 = halfway).
-MIX_STRENGTH = (0.15, 0.45)
-COLOUR_JITTER = 0.12  # standard deviation of a per-image colour shift
-PIXEL_NOISE = 0.05  # standard deviation of per-pixel noise
 #: tf_flowers' label names, in its own order (the offline data reuses them).
 FLOWER_NAMES = ["dandelion", "daisy", "tulips", "sunflowers", "roses"]
 
@@ -153,68 +153,214 @@ def _tfds_splits(
 
 # --- offline profile: generated flowers ------------------------------------------
 
-# Per class: petal RGB, centre RGB, number of petals, petal depth (0 = disc,
-# 1 = separate petals), centre radius (share of the flower radius).
-_PROTOTYPES = {
-    "dandelion": ((0.98, 0.82, 0.10), (0.90, 0.70, 0.05), 28, 0.15, 0.12),
-    "daisy": ((0.96, 0.96, 0.94), (0.95, 0.78, 0.10), 13, 0.55, 0.28),
-    "tulips": ((0.92, 0.30, 0.45), (0.75, 0.20, 0.30), 3, 0.35, 0.05),
-    "sunflowers": ((1.00, 0.72, 0.05), (0.30, 0.18, 0.05), 17, 0.45, 0.45),
-    "roses": ((0.72, 0.03, 0.12), (0.45, 0.01, 0.06), 5, 0.25, 0.22),
+# The five kinds differ mainly in SHAPE; their colours overlap (yellow dandelions,
+# sunflowers and tulips; white daisies, tulips and roses; red roses and tulips), so
+# a backbone that sees only colour cannot tell them apart, while one that learned
+# shapes can. Per class: number of petals, petal depth (0 = disc, 1 = separate
+# petals), centre radius (share of the flower radius), common colours (petal RGB,
+# centre RGB), and one rare sub-type (a name and its colours).
+_KINDS = {
+    "dandelion": (
+        28,
+        0.18,
+        0.10,
+        [
+            ((0.98, 0.82, 0.10), (0.90, 0.70, 0.05)),
+            ((0.95, 0.66, 0.08), (0.85, 0.55, 0.05)),
+        ],
+        ("white seed head", (0.92, 0.92, 0.88), (0.60, 0.55, 0.45)),
+    ),
+    "daisy": (
+        12,
+        0.60,
+        0.28,
+        [
+            ((0.96, 0.96, 0.94), (0.95, 0.78, 0.10)),
+            ((0.98, 0.85, 0.20), (0.95, 0.70, 0.10)),
+        ],
+        ("pink daisy", (0.90, 0.45, 0.65), (0.95, 0.78, 0.10)),
+    ),
+    "tulips": (
+        3,
+        0.40,
+        0.05,
+        [
+            ((0.92, 0.25, 0.35), (0.70, 0.15, 0.25)),
+            ((0.98, 0.85, 0.20), (0.85, 0.65, 0.10)),
+            ((0.96, 0.94, 0.92), (0.85, 0.85, 0.70)),
+        ],
+        ("dark purple tulip", (0.35, 0.10, 0.40), (0.20, 0.05, 0.25)),
+    ),
+    "sunflowers": (
+        18,
+        0.45,
+        0.45,
+        [
+            ((1.00, 0.75, 0.05), (0.30, 0.18, 0.05)),
+            ((0.98, 0.60, 0.05), (0.35, 0.20, 0.08)),
+        ],
+        ("red sunflower", (0.70, 0.12, 0.08), (0.25, 0.12, 0.05)),
+    ),
+    "roses": (
+        5,
+        0.22,
+        0.20,
+        [
+            ((0.72, 0.03, 0.12), (0.45, 0.01, 0.06)),
+            ((0.95, 0.55, 0.65), (0.80, 0.35, 0.45)),
+            ((0.96, 0.94, 0.92), (0.85, 0.85, 0.70)),
+        ],
+        ("yellow rose", (0.98, 0.85, 0.25), (0.90, 0.70, 0.15)),
+    ),
 }
+#: Share of images of a rare sub-type (each class has one, in another class's colour).
+RARE_SHARE = 0.12
+#: Share of near-boundary images, and how far their shape moves towards a second
+#: class (0 = not at all, 0.5 = halfway: still labelled with the closer class).
+MIX_SHARE = 0.15
+MIX_STRENGTH = (0.15, 0.4)
+#: Share of noisy images, and their per-pixel noise (the others get PIXEL_NOISE).
+NOISY_SHARE = 0.1
+NOISY_PIXEL_NOISE = (0.06, 0.10)
+COLOUR_JITTER = 0.08  # standard deviation of a per-image colour shift
+PIXEL_NOISE = 0.03  # standard deviation of per-pixel noise of ordinary images
+#: The per-image record of why an image is hard (see :func:`why_hard`).
+INFO_DTYPE = np.dtype(
+    [
+        ("mix", np.float32),  # how far the shape moved towards `mix_with` (0: not)
+        ("mix_with", np.int8),  # the second class, -1 if none
+        ("rare", np.bool_),  # a rare sub-type (see RARE_SUBTYPES)
+        ("noise", np.float32),  # per-pixel noise standard deviation
+        ("radius", np.float32),  # flower radius, share of half the image
+    ]
+)
+#: The rare sub-type of each class, in ``FLOWER_NAMES`` order.
+RARE_SUBTYPES = [_KINDS[name][4][0] for name in FLOWER_NAMES]
 
 
 def make_offline_flowers(
-    n: int, seed: int = OFFLINE_SEED, size: int = OFFLINE_IMAGE_SIZE, mix: float = 0.4
+    n: int,
+    seed: int = OFFLINE_SEED,
+    size: int = OFFLINE_IMAGE_SIZE,
+    mix: float = MIX_SHARE,
+    rare: float = RARE_SHARE,
+    noisy: float = NOISY_SHARE,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Generate ``n`` flower-like images of 5 classes, deterministically.
 
-    Each class has its own petal colour, centre colour, petal count and shape;
-    every image gets a random position, size, rotation, colour jitter, background
-    and pixel noise. A share ``mix`` of the images blends the look of its class
-    with a second class (15-45 % of the way): genuinely ambiguous images, labelled
-    with the class they are closest to.
+    The classes differ in shape (petal count, petal depth, centre size) more than
+    in colour: several share colours. Every image gets a random position, size,
+    rotation, colour jitter and background. Three kinds of hard images, each
+    recorded per image:
+
+    * a share ``mix`` is **near a class boundary**: its shape moves 15-40 % of the
+      way towards a second class (labelled with the class it is closer to);
+    * a share ``rare`` is a **rare sub-type**: its class's shape in another class's
+      colour (a white dandelion seed head, a yellow rose...);
+    * a share ``noisy`` is **noisy**: per-pixel noise of 0.06-0.10 instead of 0.03.
 
     Returns ``images`` (n, size, size, 3) uint8, ``labels`` (n,) int64 in
-    ``FLOWER_NAMES`` order, and ``mixed`` (n,) bool.
+    ``FLOWER_NAMES`` order, and ``info`` (n,), a structured array of
+    :data:`INFO_DTYPE`: ``mix``, ``mix_with``, ``rare``, ``noise``, ``radius``.
+    :func:`why_hard` turns a row into words.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
         raise ValueError(f"n must be a positive integer, got {n!r}")
-    if not isinstance(size, int) or size < 16:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 16:
         raise ValueError(f"size must be an integer >= 16, got {size!r}")
-    if not 0.0 <= mix <= 1.0:
-        raise ValueError(f"mix must be in [0, 1], got {mix!r}")
+    for name, share in (("mix", mix), ("rare", rare), ("noisy", noisy)):
+        if not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {share!r}")
     rng = np.random.default_rng(seed)
-    protos = [np.array(_flat(p)) for p in _PROTOTYPES.values()]
-    k = len(protos)
+    kinds = [_KINDS[name] for name in FLOWER_NAMES]
+    k = len(kinds)
     labels = rng.integers(0, k, size=n)
+    info = np.zeros(n, dtype=INFO_DTYPE)
     mixed = rng.random(n) < mix
-    other = (labels + rng.integers(1, k, size=n)) % k
-    t = np.where(mixed, rng.uniform(*MIX_STRENGTH, size=n), 0.0)
+    info["mix_with"] = np.where(mixed, (labels + rng.integers(1, k, size=n)) % k, -1)
+    info["mix"] = np.where(mixed, rng.uniform(*MIX_STRENGTH, size=n), 0.0)
+    info["rare"] = rng.random(n) < rare
+    is_noisy = rng.random(n) < noisy
+    info["noise"] = np.where(
+        is_noisy, rng.uniform(*NOISY_PIXEL_NOISE, size=n), PIXEL_NOISE
+    )
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64) / (size - 1) * 2 - 1
     images = np.empty((n, size, size, 3), dtype=np.uint8)
     for i in range(n):
-        p = (1 - t[i]) * protos[labels[i]] + t[i] * protos[other[i]]
-        images[i] = _draw(p, xx, yy, rng)
-    return images, labels.astype(np.int64), mixed
+        count, depth, centre_r, colours, subtype = kinds[labels[i]]
+        shape = np.array([count, depth, centre_r], dtype=np.float64)
+        if info["mix_with"][i] >= 0:
+            t = float(info["mix"][i])
+            shape = (1 - t) * shape + t * np.array(kinds[info["mix_with"][i]][:3])
+        if info["rare"][i]:
+            petal, centre = subtype[1], subtype[2]
+        else:
+            petal, centre = colours[rng.integers(len(colours))]
+        images[i], info["radius"][i] = _draw(
+            np.array(petal),
+            np.array(centre),
+            round(shape[0]),
+            shape[1],
+            shape[2],
+            float(info["noise"][i]),
+            xx,
+            yy,
+            rng,
+        )
+    return images, labels.astype(np.int64), info
 
 
-def _flat(proto) -> list[float]:
-    petal, centre, count, depth, radius = proto
-    return [*petal, *centre, count, depth, radius]
+def why_hard(info) -> list[str]:
+    """Why each image of ``info`` (from :func:`make_offline_flowers`) may be hard.
+
+    One short phrase per image, e.g. ``"rare: yellow rose; 38 % towards daisy"``;
+    ``"typical"`` when nothing makes it hard. Ground truth that real photos never
+    come with.
+    """
+    info = np.asarray(info)
+    if info.dtype != INFO_DTYPE:
+        raise TypeError("info must come from make_offline_flowers or offline_info")
+    out = []
+    for row in info.reshape(-1):
+        reasons = []
+        if row["rare"]:
+            reasons.append("rare sub-type")
+        if row["mix_with"] >= 0:
+            reasons.append(
+                f"{row['mix']:.0%} towards {FLOWER_NAMES[int(row['mix_with'])]}"
+            )
+        if row["noise"] > PIXEL_NOISE:
+            reasons.append(f"noisy (σ {row['noise']:.2f})")
+        out.append("; ".join(reasons) or "typical")
+    return out
 
 
-def _draw(p: np.ndarray, xx: np.ndarray, yy: np.ndarray, rng) -> np.ndarray:
-    petal, centre = p[0:3], p[3:6]
-    count, depth, centre_r = p[6], p[7], p[8]
+def hard_kinds(info) -> dict[str, np.ndarray]:
+    """Boolean masks of the kinds of hard images: ``rare``, ``near boundary``,
+    ``noisy`` and ``typical`` (none of the three). An image may be of several."""
+    info = np.asarray(info)
+    if info.dtype != INFO_DTYPE:
+        raise TypeError("info must come from make_offline_flowers or offline_info")
+    masks = {
+        "rare sub-type": info["rare"].astype(bool),
+        "near boundary": info["mix_with"] >= 0,
+        "noisy": info["noise"] > PIXEL_NOISE,
+    }
+    masks["typical"] = ~(
+        masks["rare sub-type"] | masks["near boundary"] | masks["noisy"]
+    )
+    return masks
+
+
+def _draw(petal, centre, count, depth, centre_r, noise, xx, yy, rng):
     # Background: a random green/brown gradient.
     g0 = rng.uniform([0.10, 0.25, 0.05], [0.35, 0.55, 0.25])
     g1 = rng.uniform([0.05, 0.15, 0.05], [0.40, 0.45, 0.20])
     w = (yy + 1) / 2
     img = g0 * (1 - w[..., None]) + g1 * w[..., None]
     # The flower: a polar shape with `count` petals.
-    cx, cy = rng.uniform(-0.25, 0.25, size=2)
-    radius = rng.uniform(0.5, 0.85)
+    cx, cy = rng.uniform(-0.2, 0.2, size=2)
+    radius = rng.uniform(0.55, 0.85)
     phase = rng.uniform(0, 2 * np.pi)
     x, y = xx - cx, yy - cy
     r = np.hypot(x, y)
@@ -226,27 +372,58 @@ def _draw(p: np.ndarray, xx: np.ndarray, yy: np.ndarray, rng) -> np.ndarray:
     img[flower] = (np.clip(petal + jitter, 0, 1) * shade)[flower]
     disc = r < centre_r * radius
     img[disc] = np.clip(centre + jitter / 2, 0, 1)
-    img += rng.normal(0, PIXEL_NOISE, size=img.shape)
-    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
+    img += rng.normal(0, noise, size=img.shape)
+    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8), radius
+
+
+# --- the source task of the offline backbone's pre-training ----------------------
+
+#: Petal counts and depths of the source task: none is one of the five flowers.
+SOURCE_COUNTS = (2, 4, 6, 8, 10, 15, 22, 34)
+SOURCE_DEPTHS = (0.2, 0.6)
+SOURCE_CENTRES = (0.1, 0.4)
+SOURCE_CLASSES = len(SOURCE_COUNTS) * len(SOURCE_DEPTHS) * len(SOURCE_CENTRES)
+
+
+def make_source_shapes(
+    n: int, seed: int = 1, size: int = OFFLINE_IMAGE_SIZE
+) -> tuple[np.ndarray, np.ndarray]:
+    """The offline backbone's pre-training task: ``SOURCE_CLASSES`` other flowers.
+
+    Like iNaturalist for tf_flowers: many kinds of flower-like shapes (petal
+    counts, depths and centre sizes of :data:`SOURCE_COUNTS` etc., none of them
+    one of the five target flowers) in random colours, so that what the network
+    learns is shape, not the target classes' colours. Returns ``images`` uint8 and
+    ``labels`` int64 in ``[0, SOURCE_CLASSES)``.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    rng = np.random.default_rng(seed)
+    grid = [
+        (c, d, r) for c in SOURCE_COUNTS for d in SOURCE_DEPTHS for r in SOURCE_CENTRES
+    ]
+    labels = rng.integers(0, len(grid), size=n)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64) / (size - 1) * 2 - 1
+    images = np.empty((n, size, size, 3), dtype=np.uint8)
+    for i in range(n):
+        count, depth, centre_r = grid[labels[i]]
+        noise = PIXEL_NOISE if rng.random() > 0.15 else rng.uniform(0.08, 0.2)
+        images[i], _ = _draw(
+            rng.uniform(0, 1, 3),
+            rng.uniform(0, 1, 3),
+            count,
+            depth,
+            centre_r,
+            noise,
+            xx,
+            yy,
+            rng,
+        )
+    return images, labels.astype(np.int64)
 
 
 def _offline_splits(record: Profile) -> Splits:
-    total = sum(record.sizes.values())
-    key = f"flowers-{OFFLINE_SEED}-{OFFLINE_IMAGE_SIZE}-{total}-v2"
-
-    def generate():
-        images, labels, _ = make_offline_flowers(total, seed=OFFLINE_SEED)
-        return {"images": images, "labels": labels, "digest": _digest(images)}
-
-    arrays = cached_arrays(
-        cache_dir("data") / f"{key}.npz",
-        key,
-        generate,
-        lambda a: (
-            len(a["images"]) == len(a["labels"]) == total
-            and _digest(a["images"]) == str(a["digest"])
-        ),
-    )
+    arrays = _offline_arrays(record)
     images, labels = arrays["images"], arrays["labels"]
     datasets, start = [], 0
     for name in SPLITS:
@@ -260,8 +437,58 @@ def _offline_splits(record: Profile) -> Splits:
         class_names=list(FLOWER_NAMES),
         sizes=dict(record.sizes),
         profile=record,
-        fingerprint=key,
+        fingerprint=_offline_key(record),
     )
+
+
+def _offline_key(record: Profile) -> str:
+    total = sum(record.sizes.values())
+    return f"flowers-{OFFLINE_SEED}-{OFFLINE_IMAGE_SIZE}-{total}-v3"
+
+
+def _offline_arrays(record: Profile) -> dict[str, np.ndarray]:
+    total = sum(record.sizes.values())
+    key = _offline_key(record)
+
+    def generate():
+        images, labels, info = make_offline_flowers(total, seed=OFFLINE_SEED)
+        return {
+            "images": images,
+            "labels": labels,
+            "info": info,
+            "digest": _digest(images),
+        }
+
+    return cached_arrays(
+        cache_dir("data") / f"{key}.npz",
+        key,
+        generate,
+        lambda a: (
+            len(a["images"]) == len(a["labels"]) == len(a.get("info", ())) == total
+            and _digest(a["images"]) == str(a["digest"])
+        ),
+    )
+
+
+def offline_info(split: str = "pool", profile: str | None = None) -> np.ndarray:
+    """Why each image of an offline ``split`` is hard: the rows of :data:`INFO_DTYPE`.
+
+    In the split's order, so ``offline_info("pool")[i]`` describes pool image ``i``
+    (see :func:`why_hard` and :func:`hard_kinds`). Offline profile only: real
+    photos come with no such record.
+    """
+    record = config.profile(profile)
+    if record.name != "offline":
+        raise ValueError("offline_info needs the offline profile (generated data)")
+    checks.choice("split", split, list(SPLITS))
+    info = _offline_arrays(record)["info"]
+    start = 0
+    for name in SPLITS:
+        stop = start + record.sizes[name]
+        if name == split:
+            return info[start:stop].copy()
+        start = stop
+    raise AssertionError("unreachable")
 
 
 def _digest(array: np.ndarray) -> str:

@@ -37,6 +37,8 @@ __all__ = [
     "curves",
     "summary",
     "save_rows",
+    "aulc",
+    "paired_difference",
 ]
 
 STRATEGIES = ("random", "least_confidence", "smallest_margin", "entropy", "k_center")
@@ -232,3 +234,40 @@ def save_rows(rows: list[dict], path: str | Path) -> Path:
     tmp.write_text(json.dumps(rows))
     tmp.replace(path)
     return path
+
+
+def aulc(rows: list[dict]) -> dict[str, dict[int, float]]:
+    """Per strategy and seed: the area under the learning curve / the label span."""
+    out = {}
+    for strategy, (labels, acc) in curves(rows).items():
+        seeds = sorted({r["seed"] for r in rows if r["strategy"] == strategy})
+        span = labels[-1] - labels[0]
+        areas = np.trapezoid(acc, labels, axis=1) / span if span > 0 else acc[:, 0]
+        out[strategy] = dict(zip(seeds, areas.tolist()))
+    return out
+
+
+def paired_difference(
+    rows: list[dict], strategy: str, baseline: str = "random"
+) -> dict[str, object]:
+    """AULC of ``strategy`` minus ``baseline``, seed by seed.
+
+    With the same seed both start from the same labelled images (``initial``),
+    so the difference cancels the luck of the start: its spread over the seeds
+    is the noise a claim must beat. Returns the per-seed ``differences``, their
+    ``mean``, their ``std`` (sample standard deviation, ddof=1) and ``seeds``.
+    """
+    areas = aulc(rows)
+    for name in (strategy, baseline):
+        if name not in areas:
+            raise ValueError(f"no rows for strategy {name!r}; have {list(areas)}")
+    seeds = sorted(set(areas[strategy]) & set(areas[baseline]))
+    if len(seeds) < 2:
+        raise ValueError("a paired difference needs at least two common seeds")
+    diff = np.array([areas[strategy][s] - areas[baseline][s] for s in seeds])
+    return {
+        "seeds": seeds,
+        "differences": diff,
+        "mean": float(diff.mean()),
+        "std": float(diff.std(ddof=1)),
+    }

@@ -17,7 +17,7 @@ def test_feature_cache_hits_and_rebuilds(tmp_path, monkeypatch):
     )
     first = features.cached_features(splits, split_names=("train", "test"))
     assert len(calls) == 1
-    assert first["train"][0].shape == (100, 224)
+    assert first["train"][0].shape == (splits.sizes["train"], 480)
     np.testing.assert_array_equal(first["train"][1], data.labels_of(splits.train))
 
     with warnings.catch_warnings():
@@ -32,10 +32,10 @@ def test_feature_cache_hits_and_rebuilds(tmp_path, monkeypatch):
         third = features.cached_features(splits, split_names=("test",))
     np.testing.assert_allclose(third["test"][0], first["test"][0], rtol=1e-5)
 
-    np.savez(path, features=np.zeros((3, 224)), labels=np.zeros(3), cache_key="other")
+    np.savez(path, features=np.zeros((3, 480)), labels=np.zeros(3), cache_key="other")
     with pytest.warns(UserWarning, match="does not match"):
         fourth = features.cached_features(splits, split_names=("test",))
-    assert fourth["test"][0].shape == (200, 224)
+    assert fourth["test"][0].shape == (splits.sizes["test"], 480)
 
 
 def test_extract_features_matches_the_backbone():
