@@ -265,6 +265,7 @@ def build_hub_model(folder: Path) -> dict:
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tf.saved_model.save(root, str(tmp))
+    shutil.rmtree(folder, ignore_errors=True)  # a stale one
     os.replace(tmp, folder)
     mib = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20
     return {
