@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+import traceback
 
 from . import data, features, heads
 from .config import PREFETCH_MARKER, cache_dir
@@ -29,6 +30,7 @@ def main(attempts: int = 3, wait: float = 30.0) -> int:
             prefetch()
         except Exception as exc:  # report, wait, try again
             error = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc()
             print(f"prefetch attempt {attempt}/{attempts} failed: {error}")
             if attempt < attempts:
                 time.sleep(wait * attempt)
