@@ -226,7 +226,7 @@ def tiny_weights_path() -> Path:
 
 
 def _tiny(pretrained: bool = True, seed: int = 0, weights: str | Path | None = None):
-    """A small CNN: 3 convolutions, their average and max pooled, 224 features.
+    """A small CNN: 4 convolutions, their average and max pooled, 480 features.
 
     ``pretrained=True`` loads the weights learned on the offline source task
     (:func:`alwidgets.data.make_source_shapes`: 32 other flower shapes in random
@@ -297,14 +297,14 @@ BACKBONES: dict[str, BackboneSpec] = {
         BackboneSpec(
             "tiny_offline",
             64,
-            "offline stand-in: a 3-layer CNN pre-trained on 32 other generated "
-            "flower shapes, 224 features",
+            "offline stand-in: a 4-layer CNN pre-trained on 32 other generated "
+            "flower shapes, 480 features",
             _tiny,
         ),
         BackboneSpec(
             "tiny_offline_random",
             64,
-            "the offline stand-in with random weights (learned nothing), 224 features",
+            "the offline stand-in with random weights (learned nothing), 480 features",
             _tiny_random,
         ),
     )

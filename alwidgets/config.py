@@ -62,17 +62,17 @@ PROFILES = {
         rounds=5,
         batch=100,
     ),
-    # A small labelled start (a tenth of the article's); a validation split of 500,
+    # A small labelled start (a fifth of the article's); a validation split of 500,
     # which steadies the head's choice of L2; a test set of 1,000 (one image is a
     # tenth of a point); a pool in which the budget is a small share (5 %), as in
     # real use. Generated and featurised in seconds.
     "offline": Profile(
         "offline",
-        {"train": 100, "validation": 500, "test": 1000, "pool": 2000},
+        {"train": 200, "validation": 250, "test": 1000, "pool": 2000},
         "tiny_offline",
         budget=100,
-        rounds=5,
-        batch=20,
+        rounds=10,
+        batch=10,
     ),
 }
 PROFILE_VARIABLE = "ALWIDGETS_PROFILE"

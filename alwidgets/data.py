@@ -182,7 +182,7 @@ _KINDS = {
     ),
     "tulips": (
         3,
-        0.40,
+        0.45,
         0.05,
         [
             ((0.92, 0.25, 0.35), (0.70, 0.15, 0.25)),
@@ -202,7 +202,7 @@ _KINDS = {
         ("red sunflower", (0.70, 0.12, 0.08), (0.25, 0.12, 0.05)),
     ),
     "roses": (
-        5,
+        7,
         0.22,
         0.20,
         [
@@ -218,10 +218,10 @@ RARE_SHARE = 0.12
 #: Share of near-boundary images, and how far their shape moves towards a second
 #: class (0 = not at all, 0.5 = halfway: still labelled with the closer class).
 MIX_SHARE = 0.15
-MIX_STRENGTH = (0.15, 0.4)
+MIX_STRENGTH = (0.1, 0.3)
 #: Share of noisy images, and their per-pixel noise (the others get PIXEL_NOISE).
 NOISY_SHARE = 0.1
-NOISY_PIXEL_NOISE = (0.06, 0.10)
+NOISY_PIXEL_NOISE = (0.05, 0.08)
 COLOUR_JITTER = 0.08  # standard deviation of a per-image colour shift
 PIXEL_NOISE = 0.03  # standard deviation of per-pixel noise of ordinary images
 #: The per-image record of why an image is hard (see :func:`why_hard`).
@@ -253,11 +253,11 @@ def make_offline_flowers(
     rotation, colour jitter and background. Three kinds of hard images, each
     recorded per image:
 
-    * a share ``mix`` is **near a class boundary**: its shape moves 15-40 % of the
+    * a share ``mix`` is **near a class boundary**: its shape moves 10-30 % of the
       way towards a second class (labelled with the class it is closer to);
     * a share ``rare`` is a **rare sub-type**: its class's shape in another class's
       colour (a white dandelion seed head, a yellow rose...);
-    * a share ``noisy`` is **noisy**: per-pixel noise of 0.06-0.10 instead of 0.03.
+    * a share ``noisy`` is **noisy**: per-pixel noise of 0.05-0.08 instead of 0.03.
 
     Returns ``images`` (n, size, size, 3) uint8, ``labels`` (n,) int64 in
     ``FLOWER_NAMES`` order, and ``info`` (n,), a structured array of
@@ -443,7 +443,7 @@ def _offline_splits(record: Profile) -> Splits:
 
 def _offline_key(record: Profile) -> str:
     total = sum(record.sizes.values())
-    return f"flowers-{OFFLINE_SEED}-{OFFLINE_IMAGE_SIZE}-{total}-v3"
+    return f"flowers-{OFFLINE_SEED}-{OFFLINE_IMAGE_SIZE}-{total}-v4"
 
 
 def _offline_arrays(record: Profile) -> dict[str, np.ndarray]:

@@ -50,10 +50,10 @@ def test_pretraining_is_deterministic(tmp_path):
 
 @pytest.mark.skipif(
     not os.environ.get("ALWIDGETS_SLOW"),
-    reason="retrains the shipped weights (about 3 min); set ALWIDGETS_SLOW=1",
+    reason="retrains the shipped weights (about 3 minutes); set ALWIDGETS_SLOW=1",
 )
 def test_shipped_weights_are_what_the_script_makes(tmp_path):
-    fresh = _pretrain(tmp_path / "full.weights.h5", images=10000, epochs=15)
+    fresh = _pretrain(tmp_path / "full.weights.h5", images=12000, epochs=20)
     shipped = backbones.get_backbone("tiny_offline").get_weights()
     for a, b in zip(fresh, shipped):
         np.testing.assert_allclose(a, b, atol=1e-5)
