@@ -310,21 +310,29 @@ def make_offline_flowers(
     return images, labels.astype(np.int64), info
 
 
-def why_hard(info) -> list[str]:
+def why_hard(info, labels=None) -> list[str]:
     """Why each image of ``info`` (from :func:`make_offline_flowers`) may be hard.
 
-    One short phrase per image, e.g. ``"rare: yellow rose; 38 % towards daisy"``;
+    One short phrase per image, e.g. ``"rare sub-type; 28% towards daisy"`` or,
+    given the images' ``labels``, ``"rare sub-type (yellow rose); ..."``;
     ``"typical"`` when nothing makes it hard. Ground truth that real photos never
     come with.
     """
     info = np.asarray(info)
     if info.dtype != INFO_DTYPE:
         raise TypeError("info must come from make_offline_flowers or offline_info")
+    info = info.reshape(-1)
+    if labels is not None:
+        labels = checks.labels("labels", labels, len(FLOWER_NAMES), len(info))
     out = []
-    for row in info.reshape(-1):
+    for i, row in enumerate(info):
         reasons = []
         if row["rare"]:
-            reasons.append("rare sub-type")
+            reasons.append(
+                "rare sub-type"
+                if labels is None
+                else f"rare sub-type ({RARE_SUBTYPES[int(labels[i])]})"
+            )
         if row["mix_with"] >= 0:
             reasons.append(
                 f"{row['mix']:.0%} towards {FLOWER_NAMES[int(row['mix_with'])]}"
