@@ -49,6 +49,7 @@ __all__ = [
     "fetch_savedmodel",
     "resolve_handle",
     "default_backbone",
+    "weights_digest",
     "get_backbone",
     "build_classifier",
     "train_two_stage",
@@ -223,6 +224,17 @@ def tiny_weights_path() -> Path:
     import importlib.resources
 
     return Path(str(importlib.resources.files("alwidgets").joinpath(TINY_WEIGHTS)))
+
+
+def weights_digest(name: str) -> str:
+    """A short digest of the weights a backbone ships with ("" for downloaded ones).
+
+    Part of the feature cache key: regenerated weights never reuse stale features.
+    """
+    checks.choice("backbone", name, list(BACKBONES))
+    if name != "tiny_offline":
+        return ""
+    return hashlib.sha1(tiny_weights_path().read_bytes()).hexdigest()[:12]
 
 
 def _tiny(pretrained: bool = True, seed: int = 0, weights: str | Path | None = None):

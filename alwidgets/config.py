@@ -2,7 +2,8 @@
 
 * ``full`` (default): real ``tf_flowers`` through TensorFlow Datasets and the
   iNaturalist InceptionV3 from TF Hub / Kaggle Models. Needs the network once.
-* ``offline``: generated flower images and a small backbone, built in code.
+* ``offline``: generated flower images and a small CNN pre-trained on other
+  generated shapes (weights shipped with the package).
   Runs everywhere in seconds; the tests and CI use it.
 
 Set the profile with the environment variable ``ALWIDGETS_PROFILE`` or, from a

@@ -13,7 +13,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from . import checks
-from .backbones import BACKBONES, get_backbone
+from .backbones import BACKBONES, get_backbone, weights_digest
 from .config import cache_dir, cached_arrays
 from .data import SPLITS, Splits, preprocess
 
@@ -49,8 +49,9 @@ def cached_features(
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Features and labels of each split, computed once and cached on disk.
 
-    The cache key is (backbone, data fingerprint, split, image size). A file that
-    cannot be read or does not match its key is computed again, with a warning.
+    The cache key is (backbone and its shipped weights' digest, data fingerprint,
+    split, image size). A file that cannot be read or does not match its key is
+    computed again, with a warning.
     """
     if not isinstance(splits, Splits):
         raise TypeError(f"splits must come from load_splits(), got {type(splits)}")
@@ -59,9 +60,10 @@ def cached_features(
     checks.choices("split_names", split_names, SPLITS)
     checks.integer("batch_size", batch_size, 1)
     size = BACKBONES[name].image_size
+    version = weights_digest(name)
     result, backbone = {}, None
     for split in split_names:
-        key = f"{name}-{splits.fingerprint}-{split}-{size}px"
+        key = f"{name}{version and '-' + version}-{splits.fingerprint}-{split}-{size}px"
 
         def compute(split=split):
             nonlocal backbone

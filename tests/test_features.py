@@ -57,3 +57,16 @@ def test_cached_features_bad_input():
         features.cached_features(splits, split_names="train")
     with pytest.raises(ValueError, match="split_names has unknown"):
         features.cached_features(splits, split_names=("train", "unlabelled"))
+
+
+def test_new_backbone_weights_never_reuse_stale_features(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALWIDGETS_CACHE_DIR", str(tmp_path))
+    splits = data.load_splits("offline")
+    first = features.cached_features(splits, split_names=("validation",))
+    # The same network, other weights (as after re-running tools/pretrain_offline.py).
+    other = tmp_path / "other.weights.h5"
+    backbones.get_backbone("tiny_offline_random").save_weights(str(other))
+    monkeypatch.setattr(backbones, "tiny_weights_path", lambda: other)
+    second = features.cached_features(splits, split_names=("validation",))
+    assert not np.allclose(first["validation"][0], second["validation"][0])
+    assert len(list((tmp_path / "features").glob("*.npz"))) == 2
