@@ -104,3 +104,11 @@ def test_prefetch_retries_then_leaves_a_marker(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(prefetch, "prefetch", lambda: None)
     assert prefetch.main(attempts=1, wait=0) == 0
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_cell_has_an_id(path):
+    """nbformat >= 4.5 requires cell ids (missing ones warn today, fail later)."""
+    nb = json.loads(path.read_text())
+    ids = [cell.get("id") for cell in nb["cells"]]
+    assert all(ids) and len(set(ids)) == len(ids), path.name
