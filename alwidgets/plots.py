@@ -1,4 +1,4 @@
-"""Plots the notebooks share: galleries, class balance, training curves, confusions."""
+"""Plots the notebooks share: galleries, class balance, training curves, confusions, reliability."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+from . import checks
+from .heads import expected_calibration_error
 
 __all__ = [
     "show_images",
@@ -15,6 +18,8 @@ __all__ = [
     "plot_confusion",
     "plot_probabilities",
     "plot_learning_curves",
+    "reliability_bins",
+    "plot_reliability",
 ]
 
 
@@ -154,5 +159,55 @@ def plot_learning_curves(curves: dict, title: str = "Test accuracy vs labels use
     ax.set_ylabel("test accuracy")
     ax.set_title(title)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def reliability_bins(probs, y_true, bins: int = 15):
+    """Per confidence bin: mean confidence, accuracy and count (empty bins dropped).
+
+    The same equal-width bins as :func:`alwidgets.heads.expected_calibration_error`.
+    """
+    p = checks.features("probs", probs).astype(np.float64)
+    y = checks.labels("y_true", y_true, p.shape[1], len(p))
+    bins = checks.integer("bins", bins, 1)
+    confidence = p.max(axis=1)
+    correct = p.argmax(axis=1) == y
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    rows = [
+        (confidence[which == b].mean(), correct[which == b].mean(), (which == b).sum())
+        for b in range(bins)
+        if (which == b).any()
+    ]
+    conf, acc, count = (np.array(column) for column in zip(*rows))
+    return conf, acc, count.astype(np.int64)
+
+
+def plot_reliability(
+    probs: dict, y_true, profile: str, bins: int = 15, title: str = "Reliability"
+):
+    """Reliability diagram: accuracy against confidence, one line per model.
+
+    ``probs`` maps a label (e.g. "before temperature scaling") to an
+    ``(n, n_classes)`` table of probabilities on the same images ``y_true``. The
+    diagonal is perfect calibration; each legend entry carries the model's ECE,
+    and the title names the ``profile`` the numbers come from.
+    """
+    if not isinstance(probs, dict) or not probs:
+        raise TypeError("probs must be a non-empty dict label -> probabilities")
+    if not isinstance(profile, str):
+        raise TypeError(f"profile must be a string, got {type(profile).__name__}")
+    fig, ax = plt.subplots(figsize=(5, 4.2))
+    ax.plot([0, 1], [0, 1], ls=":", color="grey", label="perfect calibration")
+    for label, p in probs.items():
+        conf, acc, count = reliability_bins(p, y_true, bins)
+        ece = expected_calibration_error(p, y_true, bins)
+        ax.plot(conf, acc, "o-", ms=3, label=f"{label} (ECE {ece:.3f})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(f"confidence (largest probability, {bins} bins)")
+    ax.set_ylabel("accuracy in the bin")
+    ax.set_title(f"{title} ({profile} profile)")
+    ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
