@@ -390,9 +390,10 @@ def train_two_stage(
     """The article's transfer learning: head only, then everything at a low rate.
 
     Stage 1 freezes ``backbone`` and trains the head ``head_epochs`` epochs.
-    Stage 2 unfreezes it and **recompiles** (Keras reads ``trainable`` at
-    compile time: without it the backbone would stay frozen, the article's bug)
-    with ``finetune_lr``, then trains ``finetune_epochs`` more. ``train`` and
+    Stage 2 unfreezes it and **recompiles** with ``finetune_lr``, then trains
+    ``finetune_epochs`` more. The recompile matters: Keras builds its training
+    step at the first ``fit`` after ``compile`` and reuses it, so a backbone
+    unfrozen after stage 1 would stay frozen without one (notebook 3 shows it). ``train`` and
     ``validation`` are batched. Returns the concatenated history, with a
     ``stage`` entry per epoch.
     """
