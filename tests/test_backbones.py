@@ -150,14 +150,9 @@ def test_backbone_names_cover_the_article_and_its_exercise():
     assert isinstance(backbones.get_backbone("tiny_offline"), keras.Model)
 
 
-def test_hub_url_without_network_fails_fast(tmp_path, monkeypatch):
-    import socket
+def test_hub_url_without_network_fails_fast(tmp_path, monkeypatch, no_network):
     import time
 
-    def unreachable(*args, **kwargs):
-        raise OSError("network is unreachable (patched by the test)")
-
-    monkeypatch.setattr(socket, "create_connection", unreachable)
     monkeypatch.setenv("ALWIDGETS_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("ALWIDGETS_INATURALIST_HANDLE", raising=False)
     start = time.monotonic()
@@ -245,10 +240,10 @@ def test_download_and_extract_from_a_local_server(model_server, tmp_path, monkey
     assert _left_behind(target.parent) == ["stub"]  # no temporary folder left
 
     # Present: no network at all (a second call with the server's URL gone).
-    def no_network(*args, **kwargs):
+    def refuse_network_check(*args, **kwargs):
         raise AssertionError("the network was checked although the model is present")
 
-    monkeypatch.setattr(backbones, "check_network", no_network)
+    monkeypatch.setattr(backbones, "check_network", refuse_network_check)
     assert (
         backbones.fetch_savedmodel("http://nowhere.invalid/x.tar.gz", target) == target
     )

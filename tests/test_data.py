@@ -221,13 +221,7 @@ def test_full_profile_loads_tf_flowers_through_tfds(tf_flowers_metadata):
         assert small.sizes["pool"] == 3420
 
 
-def test_full_profile_without_network_fails_fast(tmp_path, monkeypatch):
-    import socket
-
-    def unreachable(*args, **kwargs):
-        raise OSError("network is unreachable (patched by the test)")
-
-    monkeypatch.setattr(socket, "create_connection", unreachable)
+def test_full_profile_without_network_fails_fast(tmp_path, no_network):
     start = time.monotonic()
     with pytest.raises(ConnectionError, match="offline"):
         data.load_splits("full", data_dir=str(tmp_path))
@@ -305,13 +299,7 @@ def test_tfds_auto_cache_is_off(tf_flowers_metadata, monkeypatch):
     assert seen["read_config"].try_autocache is False
 
 
-def test_offline_error_hides_tfds_chained_assertion(tmp_path, monkeypatch):
-    import socket
-
-    def unreachable(*args, **kwargs):
-        raise OSError("network is unreachable (patched by the test)")
-
-    monkeypatch.setattr(socket, "create_connection", unreachable)
+def test_offline_error_hides_tfds_chained_assertion(tmp_path, no_network):
     with pytest.raises(ConnectionError) as caught:
         data.load_splits("full", data_dir=str(tmp_path))
     assert caught.value.__context__ is None and caught.value.__cause__ is None
