@@ -2,9 +2,11 @@
 
 Light on import: TensorFlow is loaded only by ``alwidgets.data`` and
 ``alwidgets.backbones``, ``features`` and ``heads``, which notebooks import
-when they need them.
+when they need them. Importing ``alwidgets`` before TensorFlow also hides
+TensorFlow's start-up log lines (see :func:`config.quiet_tensorflow_startup`).
 """
 
+from . import config
 from .annotate import ImageAnnotator
 from .config import cache_dir, check_network, get_profile, set_profile
 from .criteria import entropy, least_confidence, select, smallest_margin
@@ -23,3 +25,5 @@ __all__ = [
     "smallest_margin",
 ]
 __version__ = "0.1.0"
+
+config.quiet_tensorflow_startup()  # none of the imports above loads TensorFlow

@@ -1,4 +1,7 @@
+import os
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -64,3 +67,26 @@ def test_reachable_host_passes():
         server.bind(("127.0.0.1", 0))
         server.listen()
         alwidgets.check_network("127.0.0.1", server.getsockname()[1], timeout=5)
+
+
+def _stderr_of(code: str, level: str | None) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    if level is not None:
+        env["TF_CPP_MIN_LOG_LEVEL"] = level
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    return run.stderr.splitlines()
+
+
+def test_importing_alwidgets_first_hides_tensorflows_startup_lines():
+    code = "import alwidgets, keras, tensorflow as tf; tf.constant(1.0) + 1"
+    assert _stderr_of(code, None) == []
+    # TF_CPP_MIN_LOG_LEVEL=0 asks for everything: exactly what TensorFlow prints alone.
+    plain = _stderr_of("import tensorflow as tf; tf.constant(1.0) + 1", "0")
+    assert len(_stderr_of(code, "0")) == len(plain)
+    # The import hook leaves TensorFlow's own loader in place.
+    check = "import alwidgets, tensorflow as tf; print(type(tf.__spec__.loader))"
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert "alwidgets" not in out.stdout and out.returncode == 0
