@@ -7,7 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OFFLINE := ALWIDGETS_PROFILE=offline TF_CPP_MIN_LOG_LEVEL=3
 
-.PHONY: setup lab test lint format tutorial fullscale clean
+.PHONY: setup lab test lint format tutorial exercises exercises-check site times \
+        fullscale clean
 
 setup: $(STAMP)
 
@@ -36,6 +37,25 @@ tutorial: setup
 	mkdir -p build/executed
 	$(OFFLINE) $(BIN)/jupyter nbconvert --to notebook --execute \
 	    --ExecutePreprocessor.timeout=1200 --output-dir build/executed notebooks/*.ipynb
+
+# Workshop kit (issue 14). Exercise and solution editions, from the notebooks (which
+# hold the solutions), into build/exercises/ and build/solutions/; see tools/editions.py.
+exercises: setup
+	$(BIN)/python tools/editions.py --out build
+
+# The same, then run every edition headless (offline profile): in the exercise edition
+# every cell tagged `check` must raise and no other cell; the solution edition runs clean.
+exercises-check: setup
+	$(OFFLINE) $(BIN)/python tools/editions.py --out build --execute
+
+# The tutorial as a static HTML site (executed on the offline profile, figures and
+# widget state included) with a landing page: build/site/index.html.
+site: setup
+	$(OFFLINE) $(BIN)/python tools/site.py --out build/site
+
+# Seconds per notebook, headless, each in a fresh kernel: build/times.{json,md}.
+times: setup
+	$(OFFLINE) $(BIN)/python tools/time_notebooks.py --out build/times.json
 
 # Real scale, no network (issue 9): builds stand-ins for tf_flowers (3,670 JPEGs of real
 # sizes, TFDS's own builder) and the iNaturalist model (InceptionV3's compute) into
