@@ -11,12 +11,24 @@ No TensorFlow is imported here.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from . import checks
-from .criteria import CRITERIA, check_probs
+from .criteria import CRITERIA, check_probs, select
 
-__all__ = ["check_criterion", "check_disagreement", "hidden_cases"]
+__all__ = [
+    "check_criterion",
+    "check_disagreement",
+    "check_new_criterion",
+    "check_slices",
+    "check_selection",
+    "check_retrain",
+    "check_min_overlap",
+    "check_loop",
+    "hidden_cases",
+]
 
 #: How close the learner's scores must be to ``alwidgets.criteria``'s.
 TOLERANCE = 1e-6
@@ -224,3 +236,307 @@ _DISAGREE_HINTS = {
         "e.g. the same small share on every class but the favourite.",
     ),
 }
+
+
+def _fail(what: str, hint: str) -> bool:
+    print(f"✗ {what}\n  Hint: {hint}")
+    return False
+
+
+def _scores_of(fn, probs, what):
+    """The learner's criterion on ``probs``: a float array, or the error it raised."""
+    try:
+        got = np.asarray(fn(probs.copy()), dtype=np.float64)
+    except Exception as exc:
+        return f"your function raised {type(exc).__name__} on {what}: {exc}"
+    if got.shape != (len(probs),):
+        return (
+            f"on {what} (shape {probs.shape}) your function returned shape "
+            f"{got.shape}: one score per row, reduce over the classes (axis=1)"
+        )
+    if not np.all(np.isfinite(got)):
+        return f"on {what} your scores contain NaN or inf"
+    return got
+
+
+def check_new_criterion(fn) -> bool:
+    """Check that ``fn`` (probabilities -> one score per row) is a usable criterion.
+
+    A criterion of your own must behave like an uncertainty score: the uniform
+    row (the model knows nothing) scores highest, a one-hot row (the model is
+    sure) lowest, the order of the classes does not matter, and it does not give
+    every row the same score. Prints which of the three classic criteria ranks the
+    rows most like yours; returns whether every property holds.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be a function of probs, got {type(fn).__name__}")
+    rng = np.random.default_rng(7)
+    for k in (2, 5, 10):
+        rows = rng.dirichlet(np.full(k, 0.7), size=200)
+        table = np.vstack([np.full((1, k), 1 / k), np.eye(k)[:1], rows])
+        got = _scores_of(fn, table, f"200 random rows over {k} classes")
+        if isinstance(got, str):
+            return _fail("your criterion cannot score a table.", got)
+        if np.ptp(got) < TOLERANCE:
+            return _fail(
+                f"with {k} classes every row gets the same score.",
+                "a criterion must rank rows: sure rows low, unsure rows high.",
+            )
+        if got[0] < got.max() - TOLERANCE:
+            worst = table[int(np.argmax(got))]
+            return _fail(
+                f"with {k} classes the uniform row is not the most uncertain: "
+                f"{np.round(worst, 3).tolist()} scores higher.",
+                "higher must mean more uncertain; is the sign flipped?",
+            )
+        if got[1] > got.min() + TOLERANCE:
+            return _fail(
+                f"with {k} classes a one-hot row (the model is sure) is not the "
+                "least uncertain.",
+                "a sure prediction must get the lowest score.",
+            )
+        shuffled = _scores_of(fn, table[:, rng.permutation(k)], "shuffled classes")
+        if isinstance(shuffled, str) or not np.allclose(shuffled, got, atol=1e-9):
+            return _fail(
+                "the scores change when the classes are listed in another order.",
+                "use the sorted probabilities (np.sort(p, axis=1)), never a "
+                "column by position.",
+            )
+    ranks = got[2:].argsort().argsort()
+    similar = {
+        name: float(np.corrcoef(ranks, ref(rows).argsort().argsort())[0, 1])
+        for name, ref in CRITERIA.items()
+    }
+    closest = max(similar, key=similar.get)
+    print(
+        "✓ a valid criterion: uniform rows highest, one-hot rows lowest, any class "
+        "order.\n  Rank correlation with the classics (10 classes): "
+        + ", ".join(f"{n} {c:.2f}" for n, c in similar.items())
+        + (
+            f"\n  It ranks exactly like {closest}: the same criterion in disguise."
+            if similar[closest] > 1 - 1e-9
+            else ""
+        )
+    )
+    return True
+
+
+_SLICE = re.compile(r"^train\[(\d*):(\d*)\]$")
+
+
+def check_slices(slices, sizes: dict[str, int], total: int) -> bool:
+    """Check TFDS slice strings for consecutive train/validation/test parts + pool.
+
+    ``slices``: the learner's dict, e.g. ``{"train": "train[:1000]", ...}`` with the
+    keys ``train``, ``validation``, ``test`` and ``pool``; ``sizes``: the wanted
+    sizes of the first three; ``total``: the number of examples in ``train``.
+    """
+    if not isinstance(slices, dict):
+        raise TypeError(f"slices must be a dict of split -> string, got {slices!r}")
+    if not isinstance(sizes, dict) or set(sizes) != {"train", "validation", "test"}:
+        raise ValueError(f"sizes must give train, validation and test, got {sizes!r}")
+    total = checks.integer("total", total, 1)
+    parts = ("train", "validation", "test", "pool")
+    if set(slices) != set(parts):
+        return _fail(
+            f"the keys are {sorted(slices)}.",
+            f"give exactly these four: {', '.join(parts)}.",
+        )
+    ranges = {}
+    for name in parts:
+        match = _SLICE.match(str(slices[name]).replace(" ", ""))
+        if not match:
+            return _fail(
+                f"{name}: {slices[name]!r} is not a slice of tf_flowers' split.",
+                "TFDS writes slices as 'train[start:stop]' (either may be empty).",
+            )
+        a, b = match.groups()
+        start, stop = int(a or 0), min(int(b) if b else total, total)
+        ranges[name] = (start, stop)
+    wanted = dict(sizes, pool=total - sum(sizes.values()))
+    for name in parts:
+        start, stop = ranges[name]
+        if stop - start != wanted[name]:
+            return _fail(
+                f"{name}: {slices[name]} holds {max(stop - start, 0)} images, "
+                f"not {wanted[name]}.",
+                "a slice [a:b] holds b - a images; the pool is everything left.",
+            )
+    position = 0
+    for name in parts:
+        start, stop = ranges[name]
+        if start != position:
+            later = "overlaps" if start < position else "leaves a gap after"
+            return _fail(
+                f"{name} starts at {start}: it {later} the part before it.",
+                "each part starts where the previous one stops; a test set that "
+                "overlaps train would measure memory, not generalisation.",
+            )
+        position = stop
+    print("✓ four consecutive parts, no overlap, the right sizes.")
+    return True
+
+
+def check_selection(
+    selection, probs, budget: int, criterion: str = "least_confidence"
+) -> bool:
+    """Check the learner's selection against ``select(criterion(probs), budget)``.
+
+    ``selection``: pool positions (rows of ``probs``). The order does not matter;
+    images whose score ties with the last one selected may be swapped.
+    """
+    checks.choice("criterion", criterion, list(CRITERIA))
+    probs = check_probs(probs)
+    budget = checks.integer("budget", budget, 0, len(probs))
+    scores = CRITERIA[criterion](probs)
+    mine = np.asarray(selection).reshape(-1)
+    if mine.dtype.kind not in "iu":
+        return _fail(
+            f"your selection holds {mine.dtype} values, not positions in the pool.",
+            "select positions (np.argsort gives them), not the scores themselves.",
+        )
+    if len(mine) != budget:
+        return _fail(
+            f"you selected {len(mine)} images for a budget of {budget}.",
+            "keep exactly the budget: the first `budget` of the ranking.",
+        )
+    if len(np.unique(mine)) != len(mine) or mine.min() < 0 or mine.max() >= len(probs):
+        return _fail(
+            "your selection repeats an image or points outside the pool.",
+            f"positions go from 0 to {len(probs) - 1}, each once.",
+        )
+    want = select(scores, budget)
+    if set(mine.tolist()) == set(want.tolist()) or np.array_equal(
+        np.sort(scores[mine]), np.sort(scores[want])
+    ):
+        print(f"✓ the same {budget} images as alwidgets' select({criterion}).")
+        return True
+    if set(mine.tolist()) == set(np.argsort(scores, kind="stable")[:budget].tolist()):
+        return _fail(
+            "you selected the images the model is MOST sure about.",
+            "higher scores mean more uncertain: sort in decreasing order "
+            "(np.argsort(-scores)).",
+        )
+    return _fail(
+        f"{len(set(mine.tolist()) - set(want.tolist()))} of your {budget} images "
+        f"are not among the {budget} most uncertain.",
+        f"score every pool image with {criterion}, then keep the top `budget`.",
+    )
+
+
+def _test_probs(head, x) -> np.ndarray:
+    if not hasattr(head, "predict_proba"):
+        raise TypeError(f"head must be a fitted head, got {type(head).__name__}")
+    return np.asarray(head.predict_proba(x), dtype=np.float64)
+
+
+def check_retrain(
+    head, features, pool_indices, pool_labels, n_classes: int, trainer=None
+) -> bool:
+    """Check the learner's retrained head against ``one_round.retrain``.
+
+    Both heads must give the same test probabilities: trained on the training
+    split plus the newly labelled pool images, with the same trainer.
+    """
+    from .heads import HeadTrainer
+    from .one_round import retrain
+
+    want = retrain(features, pool_indices, pool_labels, n_classes, trainer)
+    x_test = features["test"][0]
+    got = _test_probs(head, x_test)
+    if got.shape == (len(x_test), n_classes) and np.allclose(
+        got, want.predict_proba(x_test), atol=1e-8
+    ):
+        print("✓ your head is one_round.retrain's: the same test probabilities.")
+        return True
+    x_train, y_train = features["train"]
+    alone = (trainer or HeadTrainer()).fit(
+        x_train, y_train, n_classes, features["validation"]
+    )
+    if got.shape == (len(x_test), n_classes) and np.allclose(
+        got, alone.predict_proba(x_test), atol=1e-8
+    ):
+        return _fail(
+            "your head learned from the training split only.",
+            "append the new images' features and labels to the training arrays "
+            "(np.concatenate) before fitting.",
+        )
+    return _fail(
+        "your head's test probabilities differ from one_round.retrain's.",
+        "train split + the new pool images (features and labels in the same order), "
+        "the same trainer, the validation split passed as `validation`.",
+    )
+
+
+def check_min_overlap(answer, pool_size: int, budget: int) -> bool:
+    """Check the learner's answer: the fewest images two selections of ``budget``
+    from a pool of ``pool_size`` must share."""
+    pool_size = checks.integer("pool_size", pool_size, 1)
+    budget = checks.integer("budget", budget, 0, pool_size)
+    want = max(0, 2 * budget - pool_size)
+    try:
+        ok = int(answer) == want and float(answer) == want
+    except (TypeError, ValueError):
+        ok = False
+    if ok:
+        print(f"✓ at least {want} images in common, whatever the two strategies do.")
+        return True
+    return _fail(
+        f"{answer!r} is not the smallest possible overlap.",
+        "two selections of `budget` images fit in a pool of `pool_size` without "
+        "sharing only if 2 × budget ≤ pool_size; otherwise the excess is shared.",
+    )
+
+
+def check_loop(
+    accuracies,
+    features,
+    rounds: int,
+    batch: int,
+    trainer=None,
+    *,
+    n_classes: int,
+    strategy: str = "least_confidence",
+) -> bool:
+    """Check the learner's multi-round loop against ``many_rounds.simulate``.
+
+    ``accuracies``: the test accuracy after each round's training, round 0 (before
+    any pool label) included: ``rounds + 1`` numbers, starting from the whole
+    training split.
+    """
+    from .many_rounds import simulate
+
+    rows = simulate(
+        features, strategy, rounds, batch, trainer=trainer, n_classes=n_classes
+    )
+    want = np.array([r["test_accuracy"] for r in rows])
+    try:
+        got = np.asarray(accuracies, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise TypeError("accuracies must be a list of numbers") from None
+    if len(got) == rounds and np.allclose(got, want[:-1]):
+        return _fail(
+            f"{rounds} accuracies: the last round's is missing.",
+            "after the last selection, retrain once more and measure.",
+        )
+    if len(got) != rounds + 1:
+        return _fail(
+            f"{len(got)} accuracies for {rounds} rounds.",
+            "measure once before any pool label (round 0), then after each round: "
+            "rounds + 1 numbers.",
+        )
+    wrong = np.flatnonzero(~np.isclose(got, want, rtol=0, atol=1e-12))
+    if len(wrong):
+        r = int(wrong[0])
+        hint = (
+            "round 0 trains on the training split alone, measured on the test split."
+            if r == 0
+            else "each round selects from the images not yet picked (the remaining "
+            "pool), adds their oracle labels to everything picked before, and "
+            "retrains from the training split + all picked images."
+        )
+        return _fail(
+            f"round {r}: yours {got[r]:.4f}, {strategy} loop {want[r]:.4f}.", hint
+        )
+    print(f"✓ the same {rounds + 1} test accuracies as many_rounds.simulate.")
+    return True

@@ -39,6 +39,7 @@ __all__ = [
     "save_rows",
     "aulc",
     "paired_difference",
+    "t95",
 ]
 
 STRATEGIES = ("random", "least_confidence", "smallest_margin", "entropy", "k_center")
@@ -247,27 +248,70 @@ def aulc(rows: list[dict]) -> dict[str, dict[int, float]]:
     return out
 
 
-def paired_difference(
-    rows: list[dict], strategy: str, baseline: str = "random"
-) -> dict[str, object]:
-    """AULC of ``strategy`` minus ``baseline``, seed by seed.
+# Two-sided 95 % quantiles of Student's t, by degrees of freedom (scipy is not needed
+# for five to thirty seeds); beyond the table the normal 1.96 is close enough.
+_T95 = {
+    1: 12.706,
+    2: 4.303,
+    3: 3.182,
+    4: 2.776,
+    5: 2.571,
+    6: 2.447,
+    7: 2.365,
+    8: 2.306,
+    9: 2.262,
+    10: 2.228,
+    12: 2.179,
+    15: 2.131,
+    20: 2.086,
+    30: 2.042,
+}
 
-    With the same seed both start from the same labelled images (``initial``),
-    so the difference cancels the luck of the start: its spread over the seeds
-    is the noise a claim must beat. Returns the per-seed ``differences``, their
-    ``mean``, their ``std`` (sample standard deviation, ddof=1) and ``seeds``.
+
+def t95(dof: int) -> float:
+    """Two-sided 95 % Student-t quantile for ``dof`` degrees of freedom."""
+    dof = checks.integer("dof", dof, 1)
+    below = [d for d in _T95 if d <= dof]
+    return _T95[max(below)] if dof <= 30 else 1.96
+
+
+def paired_difference(
+    rows: list[dict], strategy: str, baseline: str = "random", metric: str = "aulc"
+) -> dict[str, object]:
+    """``metric`` of ``strategy`` minus ``baseline``'s, seed by seed.
+
+    ``metric``: ``"aulc"`` (area under the learning curve) or ``"final"`` (test
+    accuracy after the last round). With the same seed both start from the same
+    labelled images (``initial``), so the difference cancels the luck of the
+    start: its spread over the seeds is the noise a claim must beat. Returns the
+    per-seed ``differences``, their ``mean``, ``std`` (ddof=1), ``ci95`` (half-width
+    of the 95 % confidence interval of the mean, Student's t) and ``seeds``.
     """
-    areas = aulc(rows)
+    checks.choice("metric", metric, ("aulc", "final"))
+    if metric == "aulc":
+        values = aulc(rows)
+    else:
+        values = {
+            name: dict(
+                zip(
+                    sorted({r["seed"] for r in rows if r["strategy"] == name}),
+                    acc[:, -1].tolist(),
+                )
+            )
+            for name, (_, acc) in curves(rows).items()
+        }
     for name in (strategy, baseline):
-        if name not in areas:
-            raise ValueError(f"no rows for strategy {name!r}; have {list(areas)}")
-    seeds = sorted(set(areas[strategy]) & set(areas[baseline]))
+        if name not in values:
+            raise ValueError(f"no rows for strategy {name!r}; have {list(values)}")
+    seeds = sorted(set(values[strategy]) & set(values[baseline]))
     if len(seeds) < 2:
         raise ValueError("a paired difference needs at least two common seeds")
-    diff = np.array([areas[strategy][s] - areas[baseline][s] for s in seeds])
+    diff = np.array([values[strategy][s] - values[baseline][s] for s in seeds])
+    std = float(diff.std(ddof=1))
     return {
         "seeds": seeds,
         "differences": diff,
         "mean": float(diff.mean()),
-        "std": float(diff.std(ddof=1)),
+        "std": std,
+        "ci95": t95(len(seeds) - 1) * std / np.sqrt(len(seeds)),
     }

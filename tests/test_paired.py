@@ -40,3 +40,24 @@ def test_paired_difference_refuses_what_it_cannot_pair():
         many_rounds.paired_difference(rows, "entropy")
     with pytest.raises(ValueError, match="no rows for strategy 'k_center'"):
         many_rounds.paired_difference(rows, "k_center")
+
+
+def test_final_metric_and_confidence_interval():
+    rows = []
+    for seed, lift in enumerate((0.02, 0.04, 0.06)):
+        rows += _rows("random", seed, [0.5, 0.6, 0.7])
+        rows += _rows("least_confidence", seed, [0.5, 0.6 + lift, 0.7 + lift])
+    out = many_rounds.paired_difference(rows, "least_confidence", metric="final")
+    np.testing.assert_allclose(out["differences"], [0.02, 0.04, 0.06])
+    # 95 % CI half-width: t(2 dof) = 4.303 times std / sqrt(3)
+    assert out["ci95"] == pytest.approx(4.303 * 0.02 / np.sqrt(3))
+    with pytest.raises(ValueError, match="metric"):
+        many_rounds.paired_difference(rows, "least_confidence", metric="best")
+
+
+def test_t95_table():
+    assert many_rounds.t95(4) == pytest.approx(2.776)
+    assert many_rounds.t95(11) == pytest.approx(2.228)  # the next smaller entry: wider
+    assert many_rounds.t95(100) == pytest.approx(1.96)
+    with pytest.raises(ValueError):
+        many_rounds.t95(0)
