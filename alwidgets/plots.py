@@ -7,10 +7,11 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import checks
+from . import checks, config
 from .heads import expected_calibration_error
 
 __all__ = [
+    "stamp",
     "show_images",
     "plot_class_balance",
     "plot_history",
@@ -21,6 +22,21 @@ __all__ = [
     "reliability_bins",
     "plot_reliability",
 ]
+
+_SOURCES = {"offline": "generated images, not tf_flowers", "full": "tf_flowers"}
+
+
+def stamp(fig, profile: str | None = None):
+    """Lay the figure out and write in its corner which profile made it.
+
+    Every figure of the tutorial carries it, so a plot of the offline profile's
+    generated images is never taken for a tf_flowers result.
+    """
+    profile = profile or config.get_profile()
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    label = f"{profile} profile · {_SOURCES.get(profile, profile)}"
+    fig.text(0.995, 0.005, label, ha="right", va="bottom", fontsize=7, color="0.4")
+    return fig
 
 
 def show_images(images, titles: Sequence[str] | None = None, ncols: int = 8, size=1.6):
@@ -41,8 +57,7 @@ def show_images(images, titles: Sequence[str] | None = None, ncols: int = 8, siz
         ax.imshow(np.asarray(image))
         if titles is not None:
             ax.set_title(titles[i], fontsize=8)
-    fig.tight_layout()
-    return fig
+    return stamp(fig)
 
 
 def plot_class_balance(counts: dict[str, np.ndarray], class_names: Sequence[str]):
@@ -57,8 +72,7 @@ def plot_class_balance(counts: dict[str, np.ndarray], class_names: Sequence[str]
     ax.set_ylabel("share of the split")
     ax.legend(fontsize=8, ncols=len(counts))
     ax.set_title("Class balance of each split")
-    fig.tight_layout()
-    return fig
+    return stamp(fig)
 
 
 def plot_history(
@@ -80,8 +94,7 @@ def plot_history(
             ax.text(start + 0.1, ax.get_ylim()[1], "fine-tuning", va="top", fontsize=8)
         ax.legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return stamp(fig)
 
 
 def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
@@ -109,8 +122,7 @@ def plot_confusion(y_true, y_pred, class_names: Sequence[str], title="Test set")
     ax.set_ylabel("true")
     accuracy = np.trace(m) / max(m.sum(), 1)
     ax.set_title(f"{title}: accuracy {accuracy:.1%}")
-    fig.tight_layout()
-    return fig
+    return stamp(fig)
 
 
 def plot_probabilities(images, probs, class_names, titles=None, ncols: int = 5):
@@ -136,8 +148,7 @@ def plot_probabilities(images, probs, class_names, titles=None, ncols: int = 5):
         bar.set_yticks(np.arange(len(class_names)), class_names, fontsize=7)
         bar.tick_params(axis="x", labelsize=7)
         bar.invert_yaxis()
-    fig.tight_layout()
-    return fig
+    return stamp(fig)
 
 
 def plot_learning_curves(curves: dict, title: str = "Test accuracy vs labels used"):
@@ -159,8 +170,7 @@ def plot_learning_curves(curves: dict, title: str = "Test accuracy vs labels use
     ax.set_ylabel("test accuracy")
     ax.set_title(title)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return stamp(fig)
 
 
 def reliability_bins(probs, y_true, bins: int = 15):
@@ -209,5 +219,4 @@ def plot_reliability(
     ax.set_ylabel("accuracy in the bin")
     ax.set_title(f"{title} ({profile} profile)")
     ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    return fig
+    return stamp(fig, profile)

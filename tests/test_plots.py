@@ -59,3 +59,34 @@ def test_plot_reliability_refuses_bad_input(probs, y, profile, error):
     with pytest.raises(error):
         plots.plot_reliability(probs, y, profile)
     plt.close("all")
+
+
+def _stamp_of(fig):
+    return [t.get_text() for t in fig.texts]
+
+
+def test_every_figure_says_which_profile_made_it(monkeypatch):
+    monkeypatch.setenv("ALWIDGETS_PROFILE", "offline")
+    probs, y = _table(k=3)
+    images = [np.zeros((8, 8, 3), np.uint8)] * 3
+    names = ["a", "b", "c"]
+    rows = [
+        {"strategy": "random", "seed": 0, "round": r, "labels_used": r,
+         "test_accuracy": 0.5}
+        for r in range(2)
+    ]  # fmt: skip
+    from alwidgets import many_rounds
+
+    figures = [
+        plots.show_images(images, names),
+        plots.plot_class_balance({"train": np.array([1, 2, 3])}, names),
+        plots.plot_history({"loss": [1.0, 0.5], "accuracy": [0.5, 0.7]}),
+        plots.plot_confusion(y, probs.argmax(1), names),
+        plots.plot_probabilities(images, probs[:3], names),
+        plots.plot_learning_curves(many_rounds.curves(rows)),
+    ]
+    for fig in figures:
+        assert "offline profile · generated images, not tf_flowers" in _stamp_of(fig)
+        plt.close(fig)
+    fig = plots.plot_reliability({"head": probs}, y, "full")
+    assert "full profile · tf_flowers" in _stamp_of(fig)
