@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 # (--allow-root only when run as root, e.g. in a container)
 lab: setup
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) \
-	    notebooks/01_uncertainty_criteria.ipynb
+	    notebooks/00_start_here.ipynb
 
 test: setup
 	$(BIN)/ruff check .

@@ -1,9 +1,12 @@
 """Project hygiene: environments agree, notebooks are committed without outputs."""
 
 import contextlib
+import importlib.util
 import json
 import re
+import sys
 import tomllib
+import types
 from pathlib import Path
 
 import pytest
@@ -60,8 +63,8 @@ def test_notebook_outputs_only_where_nbval_checks_them(path):
 
 def test_notebooks_are_numbered_and_linked():
     names = [p.name for p in NOTEBOOKS]
-    assert names[0].startswith("01_")
-    for i, name in enumerate(names, start=1):
+    assert names[0] == "00_start_here.ipynb", "the setup check comes first"
+    for i, name in enumerate(names):
         assert name.startswith(f"{i:02d}_")
     readme = (ROOT / "README.md").read_text()
     for name in names:
@@ -112,3 +115,84 @@ def test_every_cell_has_an_id(path):
     nb = json.loads(path.read_text())
     ids = [cell.get("id") for cell in nb["cells"]]
     assert all(ids) and len(set(ids)) == len(ids), path.name
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _header_nb():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# 9. Title\n\n*Notebook 9 of 9*"),
+        nbformat.v4.new_markdown_cell("## Set up"),
+        nbformat.v4.new_code_cell("import alwidgets"),
+    ]
+    return json.loads(nbformat.writes(nb))
+
+
+def test_notebook_header_is_idempotent_and_placed_where_it_belongs():
+    header = _tool("notebook_header")
+    nb = header.apply_header(_header_nb(), "09_demo.ipynb")
+    once = json.dumps(nb)
+    assert json.dumps(header.apply_header(nb, "09_demo.ipynb")) == once
+    title = nb["cells"][0]["source"].split("\n")
+    assert title[0] == "# 9. Title" and title[1] == "" and title[3] == ""
+    assert title[2] == header.badge_line("09_demo.ipynb")
+    assert (
+        "colab.research.google.com/github/alwidgets/alwidgets/blob/main/"
+        "notebooks/09_demo.ipynb" in title[2]
+    )
+    assert [c.get("id") for c in nb["cells"]][2] == "colab-install"
+    assert "".join(nb["cells"][3]["source"]) == "import alwidgets"
+    with pytest.raises(ValueError, match="owner/name"):
+        header.apply_header(_header_nb(), "x.ipynb", repo="not a repo")
+    with pytest.raises(ValueError, match="title"):
+        header.apply_header({"cells": []}, "x.ipynb")
+
+
+def test_colab_install_cell_does_nothing_outside_colab(monkeypatch):
+    header = _tool("notebook_header")
+    calls = []
+    monkeypatch.setattr("subprocess.run", lambda *a, **k: calls.append(a[0]))
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(header.install_source(), {})
+    assert calls == []
+    # In Colab: the package without its pins (Colab keeps its TensorFlow), the
+    # pinned widget packages, and Colab's custom widget manager.
+    output = types.SimpleNamespace(enable=[])
+    output.enable_custom_widget_manager = lambda: output.enable.append(True)
+    colab = types.ModuleType("google.colab")
+    colab.output = output
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    sys.modules["google"].colab = colab
+    exec(header.install_source(), {})
+    assert [c[4:] for c in calls] == [
+        [
+            "-q",
+            "--no-deps",
+            "alwidgets @ git+https://github.com/alwidgets/alwidgets@main",
+        ],
+        ["-q", "ipywidgets==8.1.9", "anywidget==0.11.0"],
+    ]
+    assert output.enable == [True]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert set(header.WIDGET_PINS) <= set(project["dependencies"])
+
+
+def test_notebook_00_has_the_header():
+    header = _tool("notebook_header")
+    path = ROOT / "notebooks" / "00_start_here.ipynb"
+    nb = json.loads(path.read_text())
+    before = json.dumps(nb, sort_keys=True)
+    header.apply_header(nb, path.name)
+    for cell in nb["cells"]:
+        if isinstance(cell["source"], str):
+            cell["source"] = cell["source"].splitlines(keepends=True)
+    assert json.dumps(nb, sort_keys=True) == before, "run tools/notebook_header.py"
