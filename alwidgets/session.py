@@ -129,9 +129,10 @@ def _append_line(path: Path, row: dict) -> None:
         end = f.tell()
         if end:
             f.seek(end - 1)
-            if f.read(1) != b"\n":  # a line cut short earlier: end it first
-                f.seek(0, os.SEEK_END)
-                f.write(b"\n")
+            if f.read(1) != b"\n":  # a line cut short earlier: drop it first
+                f.seek(0)
+                raw = f.read()
+                f.truncate(raw.rfind(b"\n") + 1)
         f.write((json.dumps(row) + "\n").encode("utf8"))
         f.flush()
         os.fsync(f.fileno())
@@ -316,6 +317,13 @@ class ActiveLearningSession(ImageAnnotator):
                     "reference must come from random_reference() (labels_used, "
                     "validation_accuracy)"
                 )
+        if true_labels is not None:
+            true_labels = checks.labels("true_labels", true_labels, n_classes)
+            if len(true_labels) != len(pool):
+                raise ValueError(
+                    f"true_labels has {len(true_labels)} labels for {len(pool)} "
+                    "pool images"
+                )
         if profile is None:
             profile = get_profile()
         if not isinstance(profile, str):
@@ -361,6 +369,12 @@ class ActiveLearningSession(ImageAnnotator):
     def _open_history(self) -> None:
         if self.history_path.exists() and self.history_path.stat().st_size > 0:
             self.history = read_history(self.history_path, self.classes)
+            raw = self.history_path.read_bytes()
+            if not raw.endswith(b"\n"):  # a line cut short by a crash: drop it
+                with open(self.history_path, "r+b") as f:
+                    f.truncate(raw.rfind(b"\n") + 1)
+                    f.flush()
+                    os.fsync(f.fileno())
             return
         header = {
             "format": HISTORY_FORMAT,
@@ -641,10 +655,8 @@ class ActiveLearningSession(ImageAnnotator):
         """The live plot as a matplotlib ``Figure`` (no pyplot: it is not shown twice)."""
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(5.5, 3.0), dpi=80)
-        ax, bars = fig.subplots(
-            1, 2, gridspec_kw={"width_ratios": [3, 1.2], "wspace": 0.45}
-        )
+        fig = Figure(figsize=(5.5, 3.2), dpi=80)
+        ax, bars = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 1.2]})
         ref = self.reference
         if ref is not None:
             steps = np.asarray(ref["labels_used"])
@@ -711,8 +723,9 @@ class ActiveLearningSession(ImageAnnotator):
         bars.set_xlim(0, 1)
         bars.set_xlabel("share of labels", fontsize=7)
         bars.tick_params(labelsize=7)
-        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.16, top=0.9)
-        return fig
+        from .plots import stamp
+
+        return stamp(fig, self.profile)
 
     def _draw_plot(self) -> None:
         buffer = io.BytesIO()
