@@ -196,3 +196,25 @@ def test_notebook_00_has_the_header():
         if isinstance(cell["source"], str):
             cell["source"] = cell["source"].splitlines(keepends=True)
     assert json.dumps(nb, sort_keys=True) == before, "run tools/notebook_header.py"
+
+
+def test_time_notebooks_writes_a_table(tmp_path):
+    import nbformat
+
+    timer = _tool("time_notebooks")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# 1. Demo\n\n" + "word " * 397),
+        nbformat.v4.new_code_cell("x = 1 + 1\nprint(x)"),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(nb, tmp_path / "01_demo.ipynb")
+    out = tmp_path / "times.json"
+    assert timer.main([str(tmp_path / "01_demo.ipynb"), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    (row,) = report["notebooks"]
+    assert row["outcome"] == "ok" and 0 < row["seconds"] < 120
+    assert (row["words_prose"], row["words_code"]) == (400, 6)
+    assert row["reading_min"] == round(400 / 200 + 6 / 100, 1)
+    table = out.with_suffix(".md").read_text()
+    assert "| 01_demo.ipynb |" in table and "estimated from word counts" in table
