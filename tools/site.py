@@ -143,14 +143,14 @@ def landing_page(entries: list[dict], intro: str) -> str:
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto;
        padding: 0 1rem; line-height: 1.5; color: #1f2328; }}
-ol {{ padding-left: 1.2rem; }} li h2 {{ font-size: 1.2rem; margin-bottom: 0.2rem; }}
+ul.notebooks {{ list-style: none; padding-left: 0; }} li h2 {{ font-size: 1.2rem; margin-bottom: 0.2rem; }}
 a {{ color: #0969da; }} code {{ background: #f6f8fa; padding: 0 0.2em; }}
 </style></head>
 <body>
 {_markdown(intro)}
-<ol start="0">
+<ul class="notebooks">
 {items}
-</ol>
+</ul>
 </body></html>
 """
 
