@@ -218,3 +218,32 @@ def test_time_notebooks_writes_a_table(tmp_path):
     assert row["reading_min"] == round(400 / 200 + 6 / 100, 1)
     table = out.with_suffix(".md").read_text()
     assert "| 01_demo.ipynb |" in table and "estimated from word counts" in table
+
+
+def test_instructor_guide_quotes_the_measured_times():
+    """docs/instructor.md's running times are docs/times-offline.json's, which
+    tools/time_notebooks.py wrote (re-measure: make times, copy build/times.json)."""
+    guide = (ROOT / "docs" / "instructor.md").read_text()
+    measured = json.loads((ROOT / "docs" / "times-offline.json").read_text())
+    assert measured["profile"] == "offline"
+    rows = measured["notebooks"]
+    assert all(row["outcome"] == "ok" for row in rows)
+    for row in rows:
+        number = row["notebook"][:2]
+        line = next(
+            (x for x in guide.splitlines() if x.startswith(f"| {number} ")), None
+        )
+        assert line, f"the guide's table has no row for notebook {number}"
+        offline = line.split("|")[2].strip()
+        assert offline == f"{row['seconds']:.0f} s", (number, offline)
+        reading = line.split("|")[4].strip()
+        assert reading == f"{row['reading_min']:.0f} min", (number, reading)
+    total = sum(row["seconds"] for row in rows)
+    assert f"| **total** | {total:.0f} s |" in guide
+    for section in (
+        "Half-day workshop",
+        "90-minute workshop",
+        "Where learners get stuck",
+    ):
+        assert f"## {section}" in guide
+    assert "## Cheat sheet" in guide and "offline plan" in guide
