@@ -580,7 +580,8 @@ class ActiveLearningSession(ImageAnnotator):
 
     def _extend_view(self) -> None:
         self._status = widgets.HTML()
-        self._plot = widgets.Image(format="png", layout={"width": "440px"})
+        self._plot = widgets.Image(format="png", layout={"width": "480px"})
+        self._plot.add_class("alw-plot")
         self._criterion_buttons = widgets.ToggleButtons(
             options=[(c.replace("_", " "), c) for c in CRITERIA],
             value=self.criterion,
@@ -655,7 +656,7 @@ class ActiveLearningSession(ImageAnnotator):
         """The live plot as a matplotlib ``Figure`` (no pyplot: it is not shown twice)."""
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(5.5, 3.2), dpi=80)
+        fig = Figure(figsize=(5.2, 3.1), dpi=96)
         ax, bars = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 1.2]})
         ref = self.reference
         if ref is not None:

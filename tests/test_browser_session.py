@@ -1,0 +1,264 @@
+"""ActiveLearningSession in a real JupyterLab, driven by Playwright in Debian's Chromium.
+
+One JupyterLab, one page, one kernel: ~20 labels by keyboard (the true class of each
+image shown), retraining every 5. Checked: the queue re-ranks (the images labelled
+are not the first ranking's), the status line says so, the plot image changes, the
+history file grows; and during a slow retrain the widget says it is updating and the
+keys pressed meanwhile are held back, not used on an image the learner never saw.
+A screenshot goes to build/screenshots/session.png.
+
+Needs /usr/bin/chromium, like tests/test_browser.py (whose approach this copies).
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from alwidgets import data
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "build" / "screenshots"
+N_IMAGES = 60
+SLOW_AT = 20  # the retrain on 20 labels sleeps, so keys can arrive while it runs
+
+if not os.path.exists(CHROMIUM):
+    if os.environ.get("CI"):
+        pytest.fail("CI needs Debian's chromium for the browser test", pytrace=False)
+    pytest.skip(
+        "no /usr/bin/chromium (apt-get install chromium)", allow_module_level=True
+    )
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+SETUP = f"""\
+import json
+import time
+
+import numpy as np
+
+from alwidgets.heads import HeadTrainer
+from alwidgets.session import ActiveLearningSession
+
+names = ["dandelion", "daisy", "tulips", "sunflowers", "roses"]
+rng = np.random.default_rng(0)
+centres = rng.normal(size=(5, 12))
+
+
+def split(n):
+    y = rng.integers(0, 5, n)
+    return (centres[y] + 1.3 * rng.normal(size=(n, 12))).astype(np.float32), y
+
+
+train, validation, test, pool = split(40), split(100), split(300), split({N_IMAGES})
+
+
+class SlowOnce(HeadTrainer):
+    def fit(self, x, y, n_classes, validation=None):
+        if len(x) == len(train[0]) + {SLOW_AT}:
+            time.sleep(2.5)
+        return super().fit(x, y, n_classes, validation)
+
+
+session = ActiveLearningSession(
+    np.load("images.npy"), names, "labels.jsonl", pool[0], train, validation,
+    retrain_every=5, budget=30, trainer=SlowOnce(l2=0.03), test=test,
+    true_labels=pool[1], profile="offline",
+)
+np.save("truth.npy", pool[1])
+json.dump(session.queue, open("queue0.json", "w"))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _events(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()[1:] if line]
+
+
+def _wait_for(predicate, timeout=20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("session-lab")
+    images, _, _ = data.make_offline_flowers(N_IMAGES, seed=5)
+    np.save(folder / "images.npy", images)
+    nb = nbformat.v4.new_notebook()
+    (folder / "session_setup.py").write_text(SETUP)
+    nb.cells = [nbformat.v4.new_code_cell("from session_setup import session\nsession")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(nb, folder / "session.ipynb")
+    port, token = _free_port(), "alwidgets-test"
+    env = {
+        **os.environ,
+        "ALWIDGETS_PROFILE": "offline",
+        "JUPYTER_CONFIG_DIR": str(folder / ".jupyter"),
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={folder}",
+            "--LabApp.expose_app_in_browser=True",
+            "--ServerApp.allow_root=True",
+            "--LabApp.news_url=",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(folder / "server.log", "wb"),
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.kill()
+        log = (folder / "server.log").read_text()[-2000:]
+        pytest.fail(f"JupyterLab did not start within 60 s:\n{log}")
+    yield f"http://127.0.0.1:{port}/lab/tree/session.ipynb?token={token}", folder
+    server.terminate()
+    server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def page(lab):
+    url, folder = lab
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 950})
+        try:
+            page.goto(url)
+            page.wait_for_function("window.jupyterapp !== undefined", timeout=60_000)
+            page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
+            page.wait_for_function(
+                "window.jupyterapp.shell.currentWidget?.sessionContext?.session"
+                "?.kernel?.status === 'idle'",
+                timeout=120_000,
+            )
+            page.evaluate(
+                "window.jupyterapp.commands.execute('notebook:run-all-cells')"
+            )
+            page.wait_for_selector(".alwidgets-session .alw-plot", timeout=90_000)
+            yield page, folder
+        except Exception:
+            page.screenshot(path=str(SCREENSHOTS / "session-failure.png"))
+            print((folder / "server.log").read_text()[-3000:])
+            raise
+        finally:
+            browser.close()
+
+
+def _text(page) -> str:
+    return page.evaluate("document.querySelector('.alwidgets-session').innerText")
+
+
+def _shown(page) -> int:
+    return int(re.search(r"pool image (\d+)", _text(page)).group(1))
+
+
+def _plot(page) -> str:
+    return page.evaluate("document.querySelector('.alw-plot').src")
+
+
+def test_label_twenty_images_by_keyboard_with_the_model_in_the_loop(page):
+    page, folder = page
+    started = time.monotonic()
+    labels, history = folder / "labels.jsonl", folder / "labels.history.jsonl"
+    page.wait_for_selector(".alw-keys.alw-on", timeout=20_000)  # took the focus
+    truth = np.load(folder / "truth.npy")
+    first_ranking = json.loads((folder / "queue0.json").read_text())
+    plot_at_start = _plot(page)
+    statuses = []
+    for k in range(1, SLOW_AT):
+        item = _shown(page)
+        page.keyboard.press(str(truth[item] + 1))
+        assert _wait_for(lambda k=k: len(_events(labels)) == k), f"label {k} not saved"
+        page.wait_for_function(
+            "!document.querySelector('.alw-guard').classList.contains('alw-busy')"
+            f" && !/pool image {item}\\b/.test("
+            "document.querySelector('.alwidgets-session').innerText)",
+            timeout=10_000,
+        )
+        statuses.append(
+            page.evaluate("document.querySelector('.alw-status').innerText")
+        )
+    assert any("re-ranked" in s for s in statuses), statuses
+    assert _plot(page) != plot_at_start  # the plot grew
+    page.wait_for_timeout(300)  # the front end knows the next label retrains
+
+    # The 20th label retrains slowly; three keys pressed meanwhile must not count.
+    item = _shown(page)
+    page.keyboard.press(str(truth[item] + 1))
+    page.wait_for_selector(".alw-status.alw-busy", timeout=5_000)  # "updating"
+    for key in ("1", "2", "3"):
+        page.keyboard.press(key)
+    guard = page.evaluate("document.querySelector('.alw-guard').innerText")
+    assert "updating" in guard and "3 keys not used" in guard, guard
+    page.screenshot(path=str(SCREENSHOTS / "session-updating.png"))
+    page.wait_for_function(
+        "document.querySelector('.alw-status').innerText.includes('re-rank #4')",
+        timeout=15_000,
+    )
+    page.wait_for_timeout(800)
+    events = _events(labels)
+    assert len(events) == SLOW_AT and all("label" in e for e in events)
+    assert "were not used" in page.evaluate(
+        "document.querySelector('.alw-guard').innerText"
+    )
+    rows = [json.loads(line) for line in history.read_text().splitlines()[1:]]
+    assert [r["labels_used"] for r in rows] == [0, 5, 10, 15, 20]
+    labelled = [e["item"] for e in events]
+    assert all(
+        e["label"]
+        == ["dandelion", "daisy", "tulips", "sunflowers", "roses"][truth[e["item"]]]
+        for e in events
+    )
+    assert labelled != first_ranking[:SLOW_AT]  # the queue was re-ranked
+    assert _shown(page) not in labelled
+    page.evaluate(
+        "document.querySelector('.alwidgets-session').scrollIntoView({block: 'start'})"
+    )
+    page.screenshot(path=str(SCREENSHOTS / "session.png"))
+    print(f"20 labels by keyboard, 4 re-ranks: {time.monotonic() - started:.1f} s")
