@@ -43,7 +43,7 @@ from .annotate import STATIC, ImageAnnotator
 from .config import get_profile
 from .criteria import CRITERIA, select
 from .heads import Head, HeadTrainer
-from .labels import next_open
+from .labels import check_classes, next_open
 
 __all__ = [
     "ActiveLearningSession",
@@ -74,7 +74,6 @@ class _Guard(anywidget.AnyWidget):
     #: Incremented after every key the kernel handled.
     settled = traitlets.Int(0).tag(sync=True)
     handled_keys = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    status = traitlets.Unicode("").tag(sync=True)
 
 
 # -- the history file ------------------------------------------------------------
@@ -294,15 +293,11 @@ class ActiveLearningSession(ImageAnnotator):
         autofocus: bool = True,
         debounce_s: float = 0.25,
     ) -> None:
-        classes = list(classes) if not isinstance(classes, (str, bytes)) else classes
-        if isinstance(classes, (str, bytes)):
-            raise TypeError("classes must be a list of strings")
+        classes = list(check_classes(classes))
         n_classes = len(classes)
         pool = checks.features("pool_features", pool_features)
         self.criterion = checks.choice("criterion", criterion, list(CRITERIA))
         self.retrain_every = checks.integer("retrain_every", retrain_every, 1)
-        if n_classes < 2:
-            raise ValueError(f"need 2 to 9 classes (keys 1-9), got {n_classes}")
         self._train = _pair("train", train, n_classes, pool.shape[1])
         self._validation = _pair("validation", validation, n_classes, pool.shape[1])
         self._test = (
@@ -513,13 +508,12 @@ class ActiveLearningSession(ImageAnnotator):
             defer, self._defer = self._defer, False
         if self.n_labelled > before and self._due(self.n_labelled):
             self._update("budget" if self.done else "every")
-        elif defer:  # the label was not saved: show what happened
-            self._render(self._pending)
+        elif defer:  # not saved (the error is on screen): nothing was deferred
             self._pending = ""
 
     def retrain(self) -> None:
         """Retrain and re-rank now (the key ``r``)."""
-        if self._stopped:
+        if not self.active:
             self._message(self._stopped_text(), "error")
             return
         self._update("key")
@@ -531,6 +525,10 @@ class ActiveLearningSession(ImageAnnotator):
             self._criterion_buttons.value = criterion  # comes back here
             return
         if criterion == self.criterion:
+            return
+        if not self.active:  # a newer session owns the files now
+            self._message(self._stopped_text(), "error")
+            self._criterion_buttons.value = self.criterion
             return
         self.criterion = criterion
         self._update("criterion")
@@ -571,7 +569,6 @@ class ActiveLearningSession(ImageAnnotator):
     def _set_busy(self, busy: bool, text: str) -> None:
         self._busy = busy
         self._guard.busy = busy
-        self._guard.status = text
         kind = "alw-busy" if busy else "alw-ready"
         self._status.value = f'<div class="alw-status {kind}">{html.escape(text)}</div>'
         if busy:

@@ -108,7 +108,13 @@ def lab(tmp_path_factory):
     np.save(folder / "images.npy", images)
     nb = nbformat.v4.new_notebook()
     (folder / "session_setup.py").write_text(SETUP)
-    nb.cells = [nbformat.v4.new_code_cell("from session_setup import session\nsession")]
+    nb.cells = [
+        nbformat.v4.new_code_cell("from session_setup import session\nsession"),
+        nbformat.v4.new_code_cell(
+            "from IPython.display import HTML\n"
+            'HTML(\'<div class="spacer" style="height:3000px">end</div>\')'
+        ),
+    ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nbformat.write(nb, folder / "session.ipynb")
     port, token = _free_port(), "alwidgets-test"
@@ -181,6 +187,7 @@ def page(lab):
                 "window.jupyterapp.commands.execute('notebook:run-all-cells')"
             )
             page.wait_for_selector(".alwidgets-session .alw-plot", timeout=90_000)
+            page.wait_for_selector(".spacer", timeout=30_000)
             yield page, folder
         except Exception:
             page.screenshot(path=str(SCREENSHOTS / "session-failure.png"))
@@ -262,3 +269,48 @@ def test_label_twenty_images_by_keyboard_with_the_model_in_the_loop(page):
     )
     page.screenshot(path=str(SCREENSHOTS / "session.png"))
     print(f"20 labels by keyboard, 4 re-ranks: {time.monotonic() - started:.1f} s")
+
+
+def _label_shown(page, truth, labels, count) -> None:
+    item = _shown(page)
+    page.keyboard.press(str(truth[item] + 1))
+    assert _wait_for(lambda: len(_events(labels)) == count), f"label {count} not saved"
+    page.wait_for_function(
+        "!document.querySelector('.alw-guard').classList.contains('alw-busy')"
+        f" && !/pool image {item}\\b/.test("
+        "document.querySelector('.alwidgets-session').innerText)",
+        timeout=10_000,
+    )
+
+
+def test_a_key_ignored_off_screen_does_not_leave_keys_held(page):
+    """The guard holds keys only after a key that annotator.js really sends."""
+    page, folder = page
+    labels = folder / "labels.jsonl"
+    truth = np.load(folder / "truth.npy")
+    count = len(_events(labels))
+    while (count + 1) % 5:  # up to the label before the next retrain
+        count += 1
+        _label_shown(page, truth, labels, count)
+    page.wait_for_timeout(300)
+    page.evaluate("document.querySelector('.spacer').scrollIntoView({block: 'end'})")
+    page.wait_for_function(
+        "document.querySelector('.alw-keys').textContent.includes('scroll')",
+        timeout=5_000,
+    )
+    page.keyboard.press("1")  # off screen: not a label, and nothing held
+    page.wait_for_timeout(500)
+    assert len(_events(labels)) == count
+    assert "updating" not in page.evaluate(
+        "document.querySelector('.alw-guard').innerText"
+    )
+    page.evaluate(
+        "document.querySelector('.alwidgets-session').scrollIntoView({block: 'start'})"
+    )
+    page.locator(".alwidgets-session .alw-status").click()  # focus, no button
+    page.wait_for_selector(".alw-keys.alw-on", timeout=10_000)
+    _label_shown(page, truth, labels, count + 1)  # the batch completes: re-rank #5
+    page.wait_for_function(
+        "document.querySelector('.alw-status').innerText.includes('re-rank #5')",
+        timeout=10_000,
+    )

@@ -302,3 +302,36 @@ def test_bad_input_is_refused_with_a_clear_message(images, features, tmp_path):
         )
     with pytest.raises(TypeError, match="path"):
         history_path(3)
+
+
+def test_a_taken_over_session_stops_writing(images, features, tmp_path):
+    path = tmp_path / "l.jsonl"
+    old = make(images, features, path)
+    old.oracle(3)
+    new = make(images, features, path)
+    rows = len(new.history)
+    old.set_criterion("entropy")
+    old.press("r")
+    assert old.criterion == "least_confidence" and not old.active
+    assert len(read_history(history_path(path))) == rows
+    assert "took over" in old._feedback.value
+    new.oracle(1)
+    assert new.n_labelled == 4
+
+
+def test_a_write_error_on_the_label_that_retrains_is_shown(images, features, tmp_path):
+    path = tmp_path / "l.jsonl"
+    session = make(images, features, path, retrain_every=3)
+    session.oracle(2)
+    shown = session.current
+    path.unlink()
+    path.mkdir()  # unwritable, even for root
+    try:
+        session.oracle(1)
+        assert "NOT counted" in session._feedback.value
+        assert session.n_labelled == 2 and session.current == shown
+        assert [r["labels_used"] for r in session.history] == [0]
+    finally:
+        path.rmdir()
+    session.oracle(1)  # fixed: the file is re-created and the batch completes
+    assert [r["labels_used"] for r in session.history] == [0, 3]

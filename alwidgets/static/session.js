@@ -10,7 +10,10 @@
 //   The line says how many were not used. Nothing freezes: keys are answered at once.
 //
 // It listens in the capture phase on the session's box, so it sees each key before
-// annotator.js does and can stop it.
+// annotator.js does and can stop it. It holds only after a key annotator.js sends
+// (its badge says "keys active"), and never longer than MAX_HOLD_MS.
+
+const MAX_HOLD_MS = 15000;
 
 function normalise(key) {
   return key.length === 1 ? key.toLowerCase() : key;
@@ -33,6 +36,7 @@ function render({ model, el }) {
   let box = null;
   let holding = false;
   let held = 0;
+  let safety = null;
   const cleanups = [];
 
   const show = () => {
@@ -64,9 +68,13 @@ function render({ model, el }) {
       return;
     }
     const label = /^[1-9]$/.test(key);
-    if ((label && model.get("armed")) || key === "r") {
+    // annotator.js sends the key only while its badge says "keys active".
+    const sent = box.querySelector(".alw-keys")?.classList.contains("alw-on");
+    if (sent && ((label && model.get("armed")) || key === "r")) {
       holding = true; // this key retrains: hold the next ones until it is done
       held = 0;
+      clearTimeout(safety); // never hold for ever, whatever happens to the kernel
+      safety = setTimeout(onSettled, MAX_HOLD_MS);
       show();
     } else if (held) {
       held = 0;
@@ -75,6 +83,7 @@ function render({ model, el }) {
   };
 
   const onSettled = () => {
+    clearTimeout(safety);
     holding = false;
     show();
   };
@@ -99,6 +108,7 @@ function render({ model, el }) {
   });
   attach(120);
   return () => {
+    clearTimeout(safety);
     for (const cleanup of cleanups) cleanup();
   };
 }
