@@ -456,7 +456,6 @@ class ActiveLearningSession(ImageAnnotator):
             changed = len(set(after) - set(before))
             if reason not in ("start", "resume") and not same:
                 self.reranks += 1
-            self._draw_plot()
         except BaseException:
             self._set_busy(False, "⚠ the update failed: see the error in the cell")
             raise
@@ -476,8 +475,10 @@ class ActiveLearningSession(ImageAnnotator):
                 "uncertain now."
             )
         self._set_busy(False, text)
-        self._render(self._pending)
+        self._render(self._pending)  # the next image first: it is what one waits for
         self._pending = ""
+        self._guard.settled += 1  # it is on screen: the front end may send keys again
+        self._draw_plot()
         return row
 
     def _reorder(self) -> None:

@@ -172,9 +172,13 @@ def test_the_widget_says_when_it_updates_and_the_guard_is_told(
     key()
     key()
     assert session._guard.armed  # the next label retrains: the front end holds
-    settled = session._guard.settled
+    order = []
+    session._image.observe(lambda _: order.append("image"), "value")
+    session._plot.observe(lambda _: order.append("plot"), "value")
+    session._guard.observe(lambda _: order.append("settled"), "settled")
     key()
-    assert session._guard.settled == settled + 1
+    # the next image, then keys are released, then the plot (the slow part) is drawn
+    assert order == ["image", "settled", "plot", "settled"]
     assert busy == [True, False] and not session._guard.armed
     assert any("updating" in s for s in status) and "re-ranked" in status[-1]
     assert session.plot_png != plots[0]
