@@ -334,7 +334,6 @@ class ActiveLearningSession(ImageAnnotator):
         self._scores = np.zeros(len(pool))
         self._defer = False
         self._pending = ""
-        self._busy = False
         self.history: list[dict] = []
         #: Re-ranks done in this session (not counting the first ranking).
         self.reranks = 0
@@ -382,12 +381,13 @@ class ActiveLearningSession(ImageAnnotator):
         self.history = []
 
     @property
-    def head(self) -> Head:
+    def head(self) -> Head | None:
         """The head trained on the labels of the latest retrain."""
         return self._head
 
     @property
     def labels_at_last_retrain(self) -> int:
+        """Labels the current head was trained with (-1 before the first training)."""
         return self.history[-1]["labels_used"] if self.history else -1
 
     @property
@@ -568,7 +568,6 @@ class ActiveLearningSession(ImageAnnotator):
             self._guard.settled += 1
 
     def _set_busy(self, busy: bool, text: str) -> None:
-        self._busy = busy
         self._guard.busy = busy
         kind = "alw-busy" if busy else "alw-ready"
         self._status.value = f'<div class="alw-status {kind}">{html.escape(text)}</div>'
