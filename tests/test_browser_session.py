@@ -5,7 +5,8 @@ image shown), retraining every 5. Checked: the queue re-ranks (the images labell
 are not the first ranking's), the status line says so, the plot image changes, the
 history file grows; and during a slow retrain the widget says it is updating and the
 keys pressed meanwhile are held back, not used on an image the learner never saw.
-A screenshot goes to build/screenshots/session.png.
+Key -> next image latency goes to build/session_latency.json, screenshots to
+build/screenshots/session*.png.
 
 Needs /usr/bin/chromium, like tests/test_browser.py (whose approach this copies).
 """
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "build" / "screenshots"
 N_IMAGES = 60
 SLOW_AT = 20  # the retrain on 20 labels sleeps, so keys can arrive while it runs
+LATENCY = ROOT / "build" / "session_latency.json"
 
 if not os.path.exists(CHROMIUM):
     if os.environ.get("CI"):
@@ -78,6 +80,25 @@ session = ActiveLearningSession(
 np.save("truth.npy", pool[1])
 json.dump(session.queue, open("queue0.json", "w"))
 """
+
+
+#: Key press -> the next photo painted, measured in the page (as tests/test_browser.py).
+WATCH_KEYS = """() => {
+    window.__alwT0 = 0;
+    document.addEventListener('keydown', () => {
+        window.__alwT0 = performance.now(); }, true);
+}"""
+WATCH_IMAGE = """() => {
+    window.__alwLatency = null;
+    const img = document.querySelector('.alwidgets-session img:not(.alw-plot)');
+    const obs = new MutationObserver(() => {
+        obs.disconnect();
+        requestAnimationFrame(() => setTimeout(() => {
+            window.__alwLatency = performance.now() - window.__alwT0;
+        }, 0));
+    });
+    obs.observe(img, {attributes: true, attributeFilter: ['src']});
+}"""
 
 
 def _free_port() -> int:
@@ -217,10 +238,16 @@ def test_label_twenty_images_by_keyboard_with_the_model_in_the_loop(page):
     truth = np.load(folder / "truth.npy")
     first_ranking = json.loads((folder / "queue0.json").read_text())
     plot_at_start = _plot(page)
-    statuses = []
+    statuses, latency = [], {"re-rank": [], "plain": []}
+    page.evaluate(WATCH_KEYS)
     for k in range(1, SLOW_AT):
         item = _shown(page)
+        page.evaluate(WATCH_IMAGE)
         page.keyboard.press(str(truth[item] + 1))
+        page.wait_for_function("window.__alwLatency !== null", timeout=10_000)
+        latency["re-rank" if k % 5 == 0 else "plain"].append(
+            page.evaluate("window.__alwLatency")
+        )
         assert _wait_for(lambda k=k: len(_events(labels)) == k), f"label {k} not saved"
         page.wait_for_function(
             "!document.querySelector('.alw-guard').classList.contains('alw-busy')"
@@ -232,6 +259,14 @@ def test_label_twenty_images_by_keyboard_with_the_model_in_the_loop(page):
             page.evaluate("document.querySelector('.alw-status').innerText")
         )
     assert any("re-ranked" in s for s in statuses), statuses
+    medians = {kind: float(np.median(ms)) for kind, ms in latency.items()}
+    LATENCY.parent.mkdir(parents=True, exist_ok=True)
+    LATENCY.write_text(json.dumps({"median_ms": medians, "all_ms": latency}))
+    print(
+        f"key -> next image: median {medians['plain']:.0f} ms, after a label that"
+        f" retrains and re-ranks {medians['re-rank']:.0f} ms"
+    )
+    assert medians["re-rank"] < 1000
     assert _plot(page) != plot_at_start  # the plot grew
     page.wait_for_timeout(300)  # the front end knows the next label retrains
 
