@@ -22,10 +22,12 @@ No TensorFlow is imported until :func:`run` checks that it imports.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import html
 import importlib.metadata
+import io
 import os
 import platform
 import sys
@@ -233,6 +235,12 @@ def _model_folder() -> tuple[str, Path]:
     return handle, config.cache_dir("models") / name
 
 
+def _quiet_check_network(host: str, port: int, timeout: float) -> None:
+    """config.check_network without its pre-fetch note (an item here says it once)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        config.check_network(host, port, timeout=timeout)
+
+
 def _reachable(probe: Callable[..., None], host: str) -> str | None:
     """``None`` if ``host`` answers, else why not (in a few seconds at most)."""
     try:
@@ -252,7 +260,7 @@ def profile_items(
     called only for the full profile, and only for what is not here yet.
     """
     record = config.profile(name)
-    probe = probe or config.check_network
+    probe = probe or _quiet_check_network
     items = [
         Item(
             "profile",

@@ -298,3 +298,22 @@ def test_notebook_00_in_jupyterlab_reaches_a_green_verdict(tmp_path):
     # The notebook on disk is untouched by the run (committed without outputs).
     cells = json.loads(NOTEBOOK.read_text())["cells"]
     assert all(not c.get("outputs") for c in cells)
+
+
+def test_the_default_probe_is_quiet_and_bounded(places, monkeypatch, capsys):
+    """The real probe (config.check_network) without its pre-fetch note; a host
+    that does not answer gives a problem within its timeout, not a hang."""
+    (places / "cache").mkdir()
+    (places / "cache" / config.PREFETCH_MARKER).write_text("connection reset")
+
+    def no_network(address, timeout):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(config.socket, "create_connection", no_network)
+    start = time.monotonic()
+    items = setup_check.profile_items("full")
+    assert time.monotonic() - start < 10
+    assert _status(items, "data").status == PROBLEM
+    assert "Network is unreachable" in _status(items, "data").found
+    assert _status(items, "pre-fetch").status == NOTE
+    assert capsys.readouterr().out == ""
