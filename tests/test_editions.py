@@ -1,7 +1,8 @@
 """tools/editions.py: exercise and solution editions from one source (issue 14).
 
 Fast here: the rules on small notebooks, both editions of every real notebook
-built and checked for leaks, and a real run of a small tagged notebook. CI runs
+built and checked for leaks, real runs of a small tagged notebook and of notebook
+01's two editions. CI runs
 every edition of every notebook headless (``make exercises-check``, after
 ``make test``).
 """
@@ -243,3 +244,16 @@ def test_make_targets_and_ci_run_the_editions():
     assert re.search(r"^exercises: setup$", makefile, re.M)
     assert re.search(r"^exercises-check: setup$", makefile, re.M)
     assert "make exercises-check" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_notebook_01s_exercise_edition_runs_as_the_convention_says(tmp_path):
+    """One real notebook here (the fastest, about 2 s a run); CI runs them all."""
+    (path,) = [p for p in NOTEBOOKS if p.name.startswith("01_")]
+    exercise, solution = editions.write_editions([path], tmp_path)
+    report = editions.run_notebook(exercise, timeout=300)
+    assert sum("check" in cell["tags"] for cell in report) >= 1
+    assert editions.problems(report, "exercises") == []
+    assert (
+        editions.problems(editions.run_notebook(solution, timeout=300), "solutions")
+        == []
+    )
