@@ -2,9 +2,8 @@
 
 Fast here: the rules on small notebooks, both editions of every real notebook
 built and checked for leaks, real runs of a small tagged notebook and of notebook
-01's two editions. CI runs
-every edition of every notebook headless (``make exercises-check``, after
-``make test``).
+01's two editions. CI runs every edition of every notebook headless
+(``make exercises-check``, after ``make test``).
 """
 
 import ast
