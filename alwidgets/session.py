@@ -333,6 +333,7 @@ class ActiveLearningSession(ImageAnnotator):
         self._pool_probs = np.full((len(pool), n_classes), 1.0 / n_classes)
         self._scores = np.zeros(len(pool))
         self._defer = False
+        self._labelled_at = 0
         self._pending = ""
         self.history: list[dict] = []
         #: Re-ranks done in this session (not counting the first ranking).
@@ -500,6 +501,7 @@ class ActiveLearningSession(ImageAnnotator):
     def label(self, cls: str | int) -> None:
         """Give the current image class ``cls``; retrain and re-rank when a batch is full."""
         before = self.n_labelled
+        self._labelled_at = self.current
         item = self.items[self.current]
         new = item not in self.state.labels and not self.done
         self._defer = new and self._due(before + 1)
@@ -606,8 +608,13 @@ class ActiveLearningSession(ImageAnnotator):
         self._sync_guard(settle=False)
 
     def _render(self, feedback: str = "") -> None:
-        if self._defer:  # a retrain follows: show the next image after it
-            self._pending = feedback
+        if self._defer:  # a retrain follows: the next image comes after it; until
+            self._pending = feedback  # then, the image just labelled, with its label
+            following, self.current = self.current, self._labelled_at
+            try:
+                super()._render(feedback)
+            finally:
+                self.current = following
             return
         super()._render(feedback)
         if hasattr(self, "_guard"):
@@ -622,15 +629,15 @@ class ActiveLearningSession(ImageAnnotator):
         if self._head is None:
             return "".join(rows)
         queue = self.queue
+        criterion = html.escape(self.criterion.replace("_", " "))
         where = (
-            f"rank {queue.index(item) + 1} of {len(queue)} unlabelled"
+            f"rank {queue.index(item) + 1} of {len(queue)} unlabelled by {criterion}"
             if item in queue
-            else "labelled"
+            else "already labelled"
         )
         last = self.history[-1] if self.history else {"labels_used": 0}
         rows.append(
-            f"<div><b>Model</b> after {last['labels_used']} labels · {where} by "
-            f"{html.escape(self.criterion.replace('_', ' '))}</div>"
+            f"<div><b>Model</b> after {last['labels_used']} labels · {where}</div>"
         )
         p = self._pool_probs[item]
         for name, value in zip(self.classes, p):
@@ -642,8 +649,8 @@ class ActiveLearningSession(ImageAnnotator):
                 f"<span>{value:.2f}</span></div>"
             )
         rows.append(
-            f"<div><small>{html.escape(self.criterion.replace('_', ' '))} score "
-            f"{self._scores[item]:.3f} (higher = more uncertain)</small></div>"
+            f"<div><small>{criterion} score {self._scores[item]:.3f} (higher = more "
+            "uncertain)</small></div>"
         )
         return "".join(rows)
 
