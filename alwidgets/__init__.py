@@ -11,8 +11,10 @@ from .annotate import ImageAnnotator
 from .config import cache_dir, check_network, get_profile, set_profile
 from .criteria import entropy, least_confidence, select, smallest_margin
 from .playground import CriteriaPlayground
+from .session import ActiveLearningSession
 
 __all__ = [
+    "ActiveLearningSession",
     "CriteriaPlayground",
     "ImageAnnotator",
     "cache_dir",
