@@ -186,9 +186,10 @@ def test_colab_install_cell_does_nothing_outside_colab(monkeypatch):
     assert set(header.WIDGET_PINS) <= set(project["dependencies"])
 
 
-def test_notebook_00_has_the_header():
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_notebook_has_the_colab_header(path):
+    """tools/notebook_header.py was run on it (Colab/Binder badges, install cell)."""
     header = _tool("notebook_header")
-    path = ROOT / "notebooks" / "00_start_here.ipynb"
     nb = json.loads(path.read_text())
     before = json.dumps(nb, sort_keys=True)
     header.apply_header(nb, path.name)
