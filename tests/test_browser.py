@@ -13,40 +13,23 @@ where it is missing, except on CI (``CI`` set), where that is a failure.
 
 import json
 import os
-import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+import browser_lab
 import nbformat
 import numpy as np
 import pytest
 
 from alwidgets import data
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
-SCREENSHOTS = ROOT / "build" / "screenshots"
+SCREENSHOTS = browser_lab.SCREENSHOTS
 N_IMAGES = 40
 LATENCY = ROOT / "build" / "annotator_latency.json"
 
-if not os.path.exists(CHROMIUM):
-    if os.environ.get("CI"):
-        pytest.fail("CI needs Debian's chromium for the browser test", pytrace=False)
-    pytest.skip(
-        "no /usr/bin/chromium (apt-get install chromium)", allow_module_level=True
-    )
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+browser_lab.require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -74,44 +57,8 @@ def lab(tmp_path_factory):
     ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nbformat.write(nb, folder / "annotate.ipynb")
-    port, token = _free_port(), "alwidgets-test"
-    env = {
-        **os.environ,
-        "ALWIDGETS_PROFILE": "offline",
-        "JUPYTER_CONFIG_DIR": str(folder / ".jupyter"),
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={folder}",
-            "--LabApp.expose_app_in_browser=True",
-            "--ServerApp.allow_root=True",
-            "--LabApp.news_url=",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(folder / "server.log", "wb"),
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        server.kill()
-        log = (folder / "server.log").read_text()[-2000:]
-        pytest.fail(f"JupyterLab did not start within 60 s:\n{log}")
-    yield f"http://127.0.0.1:{port}/lab/tree/annotate.ipynb?token={token}", folder
-    server.terminate()
-    server.wait(timeout=20)
+    with browser_lab.jupyterlab(folder, "annotate.ipynb") as url:
+        yield url, folder
 
 
 def _labels(path: Path) -> list[dict]:
@@ -140,43 +87,13 @@ def _badge(page) -> str:
 @pytest.fixture(scope="module")
 def page(lab):
     url, folder = lab
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1300, "height": 900})
-        try:
-            page.goto(url)
-            page.wait_for_function("window.jupyterapp !== undefined", timeout=60_000)
-            page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
-            # Run only once the kernel is up: a cold first start can take a while.
-            page.wait_for_function(
-                "window.jupyterapp.shell.currentWidget?.sessionContext?.session"
-                "?.kernel?.status === 'idle'",
-                timeout=120_000,
-            )
-            page.evaluate(
-                "window.jupyterapp.commands.execute('notebook:run-all-cells')"
-            )
-            page.wait_for_selector(".alwidgets-annotator img", timeout=90_000)
-            page.wait_for_selector(".alwidgets-playground .noUi-handle", timeout=30_000)
-            page.wait_for_selector(".spacer", timeout=30_000)
-            yield page, folder
-        except Exception:
-            page.screenshot(path=str(SCREENSHOTS / "failure.png"), full_page=True)
-            print((folder / "server.log").read_text()[-3000:])
-            raise
-        finally:
-            browser.close()
+    ready = (
+        ".alwidgets-annotator img",
+        ".alwidgets-playground .noUi-handle",
+        ".spacer",
+    )
+    with browser_lab.notebook_page(url, folder, ready) as page:
+        yield page, folder
 
 
 @pytest.fixture

@@ -8,12 +8,10 @@ answer and the verdict: what a learner sees.
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+import browser_lab
 import pytest
 
 from alwidgets import config, setup_check
@@ -21,7 +19,6 @@ from alwidgets.setup_check import NOTE, OK, PROBLEM, Item
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "00_start_here.ipynb"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def _never(host, port, timeout):
@@ -212,89 +209,32 @@ def test_the_widget_answers_a_click():
     assert check.answer == "Widgets work: click 1 reached Python and came back."
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+    not browser_lab.HAVE_CHROMIUM and not os.environ.get("CI"),
     reason="no /usr/bin/chromium (apt-get install chromium; CI installs it)",
 )
 def test_notebook_00_in_jupyterlab_reaches_a_green_verdict(tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
     shutil.copy(NOTEBOOK, tmp_path / NOTEBOOK.name)
-    port, token = _free_port(), "alwidgets-00"
-    env = {
-        **os.environ,
-        "ALWIDGETS_PROFILE": "offline",
-        "ALWIDGETS_CACHE_DIR": str(tmp_path / "cache"),
-        "JUPYTER_CONFIG_DIR": str(tmp_path / ".jupyter"),
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={tmp_path}",
-            "--LabApp.expose_app_in_browser=True",
-            "--ServerApp.allow_root=True",
-            "--LabApp.news_url=",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "server.log", "wb"),
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.5)
-        url = f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK.name}?token={token}"
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
-            )
-            page = browser.new_page(viewport={"width": 1300, "height": 900})
-            try:
-                page.goto(url)
-                page.wait_for_function(
-                    "window.jupyterapp?.shell.currentWidget?.sessionContext?.session"
-                    "?.kernel?.status === 'idle'",
-                    timeout=120_000,
-                )
-                page.evaluate(
-                    "window.jupyterapp.commands.execute('notebook:run-all-cells')"
-                )
-                button = page.locator(".alwidgets-setup-check button")
-                button.wait_for(timeout=90_000)
-                page.wait_for_function(
-                    "document.body.innerText.includes('READY: the offline profile')",
-                    timeout=90_000,
-                )
-                button.click()
-                page.wait_for_function(
-                    "document.querySelector('.alwidgets-setup-check')"
-                    ".innerText.includes('came back')",
-                    timeout=20_000,
-                )
-                text = page.locator(".alwidgets-setup-check").inner_text()
-            finally:
-                page.screenshot(path=str(tmp_path / "00.png"), full_page=True)
-                browser.close()
-        assert "Widgets work: click 1 reached Python and came back." in text
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    env = {"ALWIDGETS_CACHE_DIR": str(tmp_path / "cache")}
+    with (
+        browser_lab.jupyterlab(tmp_path, NOTEBOOK.name, env) as url,
+        browser_lab.notebook_page(
+            url, tmp_path, [".alwidgets-setup-check button"], failure="00-failure.png"
+        ) as page,
+    ):
+        page.wait_for_function(
+            "document.body.innerText.includes('READY: the offline profile')",
+            timeout=90_000,
+        )
+        page.locator(".alwidgets-setup-check button").click()
+        page.wait_for_function(
+            "document.querySelector('.alwidgets-setup-check')"
+            ".innerText.includes('came back')",
+            timeout=20_000,
+        )
+        text = page.locator(".alwidgets-setup-check").inner_text()
+        page.screenshot(path=str(browser_lab.SCREENSHOTS / "00.png"), full_page=True)
+    assert "Widgets work: click 1 reached Python and came back." in text
     # The notebook on disk is untouched by the run (committed without outputs).
     cells = json.loads(NOTEBOOK.read_text())["cells"]
     assert all(not c.get("outputs") for c in cells)
