@@ -110,6 +110,18 @@ def _key_name(key: str) -> str:
     return {"ArrowLeft": "←", "ArrowRight": "→"}.get(key, key)
 
 
+def probability_bars(classes, probs) -> list[str]:
+    """One HTML row per class: its name, a bar as long as its probability, the value."""
+    return [
+        '<div style="display:flex;gap:4px;align-items:center">'
+        f'<span style="width:7em">{html.escape(name)}</span>'
+        f'<span style="display:inline-block;height:10px;'
+        f'width:{120 * value:.0f}px;background:#1b9e77"></span>'
+        f"<span>{value:.2f}</span></div>"
+        for name, value in zip(classes, probs)
+    ]
+
+
 class ImageAnnotator(widgets.VBox):
     """Label a queue of images, one at a time, with keys or buttons.
 
@@ -562,14 +574,7 @@ class ImageAnnotator(widgets.VBox):
                 f"<div><b>Model</b> (rank {self.current + 1} of {len(self.items)} "
                 "in the selection)</div>"
             )
-            for name, value in zip(self.classes, p):
-                rows.append(
-                    '<div style="display:flex;gap:4px;align-items:center">'
-                    f'<span style="width:7em">{html.escape(name)}</span>'
-                    f'<span style="display:inline-block;height:10px;'
-                    f'width:{120 * value:.0f}px;background:#1b9e77"></span>'
-                    f"<span>{value:.2f}</span></div>"
-                )
+            rows += probability_bars(self.classes, p)
             row = p[None, :]
             top2 = np.sort(p)[-2:]
             rows.append(

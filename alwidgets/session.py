@@ -39,7 +39,7 @@ import numpy as np
 import traitlets
 
 from . import checks
-from .annotate import STATIC, ImageAnnotator
+from .annotate import STATIC, ImageAnnotator, probability_bars
 from .config import get_profile
 from .criteria import CRITERIA, select
 from .heads import Head, HeadTrainer
@@ -640,14 +640,7 @@ class ActiveLearningSession(ImageAnnotator):
             f"<div><b>Model</b> after {last['labels_used']} labels · {where}</div>"
         )
         p = self._pool_probs[item]
-        for name, value in zip(self.classes, p):
-            rows.append(
-                '<div style="display:flex;gap:4px;align-items:center">'
-                f'<span style="width:7em">{html.escape(name)}</span>'
-                f'<span style="display:inline-block;height:10px;'
-                f'width:{120 * value:.0f}px;background:#1b9e77"></span>'
-                f"<span>{value:.2f}</span></div>"
-            )
+        rows += probability_bars(self.classes, p)
         rows.append(
             f"<div><small>{criterion} score {self._scores[item]:.3f} (higher = more "
             "uncertain)</small></div>"
