@@ -59,7 +59,7 @@ times: setup
 
 # Real scale, no network (issue 9): builds stand-ins for tf_flowers (3,670 JPEGs of real
 # sizes, TFDS's own builder) and the iNaturalist model (InceptionV3's compute) into
-# build/fullscale/, then runs prefetch and notebooks 02-06 on the full profile on one
+# build/fullscale/, then runs prefetch and notebooks 02-07 on the full profile on one
 # core; fails if a run errors or peaks above 1.8 GiB. FULLSCALE_ARGS: see --help.
 fullscale: setup
 	$(BIN)/python tools/fullscale.py $(FULLSCALE_ARGS)

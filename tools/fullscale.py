@@ -20,7 +20,7 @@ Usage: python tools/fullscale.py [--scale 1.0] [--only prefetch,02,...] [--workd
    * ``keras/models/``: random MobileNetV2 weights under the file names Keras
      downloads the ImageNet ones to, so ``weights="imagenet"`` needs no network.
 2. Runs, each in its own process on one core with ``binder/start``'s thread caps and the
-   full profile: ``python -m alwidgets.prefetch``, then notebooks 02–06 executed
+   full profile: ``python -m alwidgets.prefetch``, then notebooks 02–07 executed
    headless. They share a fresh ``ALWIDGETS_CACHE_DIR`` (as in a Binder image that
    prefetch filled). Per run: wall time, peak RSS of the process doing the work (the
    kernel for notebooks; its VmHWM, the kernel's own high-water mark, read every 0.2 s),
@@ -64,6 +64,7 @@ NOTEBOOKS = {
     "04": "04_least_confidence_selection.ipynb",
     "05": "05_label_and_retrain.ipynb",
     "06": "06_active_vs_random.ipynb",
+    "07": "07_live_session.ipynb",
 }
 RUNS = ("prefetch", *NOTEBOOKS)
 #: binder/start's caps, and a quiet TensorFlow.
