@@ -48,6 +48,7 @@ import numpy as np
 from . import checks
 
 __all__ = [
+    "append_line",
     "FORMAT",
     "VERSION",
     "LabelState",
@@ -549,21 +550,34 @@ class LabelStore:
                 f"{len(self._events)} events this annotator holds."
             )
             self._claim()
-        with open(self.path, "a+b") as f:
-            f.seek(0, os.SEEK_END)
-            end = f.tell()
-            if end:
-                f.seek(end - 1)
-                if f.read(1) != b"\n":  # an earlier failed write left a part line
-                    f.seek(0)
-                    raw = f.read()
-                    cut = raw[raw.rfind(b"\n") + 1 :]
-                    self._keep_copy(cut)
-                    f.truncate(end - len(cut))
-            f.write(line)  # one small write: a crash leaves whole lines only
-            f.flush()
-            os.fsync(f.fileno())
+        append_line(self.path, line, on_cut=self._keep_copy)
         return event
+
+
+def append_line(
+    path: Path, line: bytes, on_cut: Callable[[bytes], None] | None = None
+) -> None:
+    """Append ``line`` (ending in a newline) in one small write and fsync it.
+
+    A crash then leaves whole lines only. A part line left by an earlier failed
+    write is cut first, after ``on_cut(part)`` when given (the label store keeps
+    a copy of it).
+    """
+    with open(path, "a+b") as f:
+        f.seek(0, os.SEEK_END)
+        end = f.tell()
+        if end:
+            f.seek(end - 1)
+            if f.read(1) != b"\n":
+                f.seek(0)
+                raw = f.read()
+                cut = raw[raw.rfind(b"\n") + 1 :]
+                if on_cut is not None:
+                    on_cut(cut)
+                f.truncate(end - len(cut))
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 # -- labelled images as a dataset ------------------------------------------------

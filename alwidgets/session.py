@@ -43,7 +43,7 @@ from .annotate import STATIC, ImageAnnotator, probability_bars
 from .config import get_profile
 from .criteria import CRITERIA, select
 from .heads import Head, HeadTrainer
-from .labels import check_classes, next_open
+from .labels import append_line, check_classes, next_open
 
 __all__ = [
     "ActiveLearningSession",
@@ -121,20 +121,8 @@ def read_history(path, classes: Sequence[str] | None = None) -> list[dict]:
     return rows
 
 
-def _append_line(path: Path, row: dict) -> None:
-    """Append one JSON line and fsync it (a crash leaves whole lines only)."""
-    with open(path, "a+b") as f:
-        f.seek(0, os.SEEK_END)
-        end = f.tell()
-        if end:
-            f.seek(end - 1)
-            if f.read(1) != b"\n":  # a line cut short earlier: drop it first
-                f.seek(0)
-                raw = f.read()
-                f.truncate(raw.rfind(b"\n") + 1)
-        f.write((json.dumps(row) + "\n").encode("utf8"))
-        f.flush()
-        os.fsync(f.fileno())
+def _json_line(row: dict) -> bytes:
+    return (json.dumps(row) + "\n").encode("utf8")
 
 
 def _now() -> str:
@@ -378,7 +366,7 @@ class ActiveLearningSession(ImageAnnotator):
             "classes": list(self.classes),
             "retrain_every": self.retrain_every,
         }
-        _append_line(self.history_path, header)
+        append_line(self.history_path, _json_line(header))
         self.history = []
 
     @property
@@ -451,7 +439,7 @@ class ActiveLearningSession(ImageAnnotator):
                 and last["criterion"] == row["criterion"]
             )
             if not same:
-                _append_line(self.history_path, row)
+                append_line(self.history_path, _json_line(row))
                 self.history.append(row)
             after = self.queue[:10]
             changed = len(set(after) - set(before))
