@@ -9,6 +9,7 @@ runs it in a real JupyterLab, driven by Playwright. Needs /usr/bin/chromium
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -137,3 +138,68 @@ def notebook_page(
             raise
         finally:
             browser.close()
+
+
+def write_notebook(folder: Path, name: str, sources: Sequence[str]) -> None:
+    """A notebook of these code cells, then a tall spacer (to scroll widgets away)."""
+    import nbformat
+
+    spacer = (
+        "from IPython.display import HTML\n"
+        'HTML(\'<div class="spacer" style="height:3000px">end</div>\')'
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in [*sources, spacer]]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(nb, folder / name)
+
+
+def label_events(path: Path) -> list[dict]:
+    """The events of a label file (its header line left out); none if it is missing."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()[1:] if line]
+
+
+def wait_for(predicate, timeout: float = 20.0) -> bool:
+    """Poll ``predicate`` until it is true (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def start_key_clock(page) -> None:
+    """From now on the page notes the time of every key press."""
+    page.evaluate(
+        """() => {
+        window.__alwT0 = 0;
+        document.addEventListener('keydown', () => {
+            window.__alwT0 = performance.now(); }, true);
+    }"""
+    )
+
+
+def key_to_image_ms(page, key: str, image: str) -> float:
+    """Press ``key``; milliseconds until the image ``image`` (a selector) is repainted.
+
+    Needs :func:`start_key_clock` first."""
+    page.evaluate(
+        """(selector) => {
+        window.__alwLatency = null;
+        const img = document.querySelector(selector);
+        const obs = new MutationObserver(() => {
+            obs.disconnect();
+            requestAnimationFrame(() => setTimeout(() => {
+                window.__alwLatency = performance.now() - window.__alwT0;
+            }, 0));
+        });
+        obs.observe(img, {attributes: true, attributeFilter: ['src']});
+    }""",
+        image,
+    )
+    page.keyboard.press(key)
+    page.wait_for_function("window.__alwLatency !== null", timeout=10_000)
+    return page.evaluate("window.__alwLatency")

@@ -14,11 +14,9 @@ where it is missing, except on CI (``CI`` set), where that is a failure.
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import browser_lab
-import nbformat
 import numpy as np
 import pytest
 
@@ -37,43 +35,23 @@ def lab(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lab")
     images, _, _ = data.make_offline_flowers(N_IMAGES, seed=5)
     np.save(folder / "images.npy", images)
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell(
-            "import os\n"
-            "import numpy as np\n"
-            "from alwidgets import CriteriaPlayground, ImageAnnotator\n"
-            "open('kernel.pid', 'w').write(str(os.getpid()))\n"
-            "names = ['dandelion', 'daisy', 'tulips', 'sunflowers', 'roses']\n"
-            "annotator = ImageAnnotator(np.load('images.npy'), names, 'labels.jsonl',\n"
-            f"                           probs=np.full(({N_IMAGES}, 5), 0.2))\n"
-            "annotator"
-        ),
-        nbformat.v4.new_code_cell("playground = CriteriaPlayground()\nplayground"),
-        nbformat.v4.new_code_cell(
-            "from IPython.display import HTML\n"
-            'HTML(\'<div class="spacer" style="height:3000px">end</div>\')'
-        ),
-    ]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-    nbformat.write(nb, folder / "annotate.ipynb")
+    setup = (
+        "import os\n"
+        "import numpy as np\n"
+        "from alwidgets import CriteriaPlayground, ImageAnnotator\n"
+        "open('kernel.pid', 'w').write(str(os.getpid()))\n"
+        "names = ['dandelion', 'daisy', 'tulips', 'sunflowers', 'roses']\n"
+        "annotator = ImageAnnotator(np.load('images.npy'), names, 'labels.jsonl',\n"
+        f"                           probs=np.full(({N_IMAGES}, 5), 0.2))\n"
+        "annotator"
+    )
+    browser_lab.write_notebook(
+        folder,
+        "annotate.ipynb",
+        [setup, "playground = CriteriaPlayground()\nplayground"],
+    )
     with browser_lab.jupyterlab(folder, "annotate.ipynb") as url:
         yield url, folder
-
-
-def _labels(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()[1:]]
-
-
-def _wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def _annotator_text(page) -> str:
@@ -118,21 +96,21 @@ def test_label_by_keyboard_and_mouse_in_jupyterlab(page, shot):
     # The widget takes the focus itself when first on screen: no click needed.
     page.wait_for_selector(".alw-keys.alw-on", timeout=20_000)
     page.keyboard.press("2")  # daisy
-    assert _wait_for(lambda: len(_labels(label_file)) == 1)
+    assert browser_lab.wait_for(lambda: len(browser_lab.label_events(label_file)) == 1)
     page.keyboard.press("5")  # roses
-    assert _wait_for(lambda: len(_labels(label_file)) == 2)
+    assert browser_lab.wait_for(lambda: len(browser_lab.label_events(label_file)) == 2)
     page.get_by_role("button", name="3 · tulips").click()  # by mouse
-    assert _wait_for(lambda: len(_labels(label_file)) == 3)
+    assert browser_lab.wait_for(lambda: len(browser_lab.label_events(label_file)) == 3)
     page.wait_for_timeout(400)  # past the double-click guard
     page.keyboard.press("u")  # keys still work after a click: undo tulips
-    assert _wait_for(lambda: len(_labels(label_file)) == 4)
+    assert browser_lab.wait_for(lambda: len(browser_lab.label_events(label_file)) == 4)
     page.wait_for_function(
         "document.querySelector('.alwidgets-annotator').innerText"
         f".includes('2 of {N_IMAGES} labelled')",
         timeout=10_000,
     )
     page.screenshot(path=str(SCREENSHOTS / "annotator.png"))
-    events = _labels(label_file)
+    events = browser_lab.label_events(label_file)
     assert [e["label"] for e in events] == ["daisy", "roses", "tulips", None]
     assert [e["item"] for e in events] == [0, 1, 2, 2] and events[-1]["undo"]
     # JupyterLab did not take the digits as its own shortcuts (cell to heading).
@@ -142,31 +120,11 @@ def test_label_by_keyboard_and_mouse_in_jupyterlab(page, shot):
 def test_key_to_next_image_latency(page, shot):
     """Key press -> the next image painted, measured in the page."""
     page, folder = page
-    page.evaluate(
-        """() => {
-        window.__alwT0 = 0;
-        document.addEventListener('keydown', () => {
-            window.__alwT0 = performance.now(); }, true);
-    }"""
-    )
-    times = []
-    for _ in range(25):
-        page.evaluate(
-            """() => {
-            window.__alwLatency = null;
-            const img = document.querySelector('.alwidgets-annotator img');
-            const obs = new MutationObserver(() => {
-                obs.disconnect();
-                requestAnimationFrame(() => setTimeout(() => {
-                    window.__alwLatency = performance.now() - window.__alwT0;
-                }, 0));
-            });
-            obs.observe(img, {attributes: true, attributeFilter: ['src']});
-        }"""
-        )
-        page.keyboard.press("4")
-        page.wait_for_function("window.__alwLatency !== null", timeout=10_000)
-        times.append(page.evaluate("window.__alwLatency"))
+    browser_lab.start_key_clock(page)
+    times = [
+        browser_lab.key_to_image_ms(page, "4", ".alwidgets-annotator img")
+        for _ in range(25)
+    ]
     times.sort()
     median, p95 = times[len(times) // 2], times[int(0.95 * (len(times) - 1))]
     LATENCY.parent.mkdir(parents=True, exist_ok=True)
@@ -191,7 +149,7 @@ def test_keys_are_ignored_while_the_widget_is_off_screen(page, shot):
     page, folder = page
     label_file = folder / "labels.jsonl"
     _focus_annotator(page)
-    before = len(_labels(label_file))
+    before = len(browser_lab.label_events(label_file))
     page.evaluate("document.querySelector('.spacer').scrollIntoView({block: 'end'})")
     page.wait_for_function(
         "document.querySelector('.alw-keys').textContent.includes('scroll')",
@@ -203,11 +161,13 @@ def test_keys_are_ignored_while_the_widget_is_off_screen(page, shot):
     page.keyboard.press("s")
     page.keyboard.press("n")
     page.wait_for_timeout(800)
-    assert len(_labels(label_file)) == before
+    assert len(browser_lab.label_events(label_file)) == before
     _focus_annotator(page)  # back in view: keys count again
     page.keyboard.press("s")
-    assert _wait_for(lambda: len(_labels(label_file)) == before + 1)
-    assert _labels(label_file)[-1]["skip"] is True
+    assert browser_lab.wait_for(
+        lambda: len(browser_lab.label_events(label_file)) == before + 1
+    )
+    assert browser_lab.label_events(label_file)[-1]["skip"] is True
 
 
 def test_a_drag_on_the_playground_settles(page, shot):
@@ -246,7 +206,7 @@ def test_a_write_error_is_visible_in_the_widget(page, shot):
     page, folder = page
     label_file = folder / "labels.jsonl"
     _focus_annotator(page)
-    count = len(_labels(label_file))
+    count = len(browser_lab.label_events(label_file))
     label_file.unlink()
     label_file.mkdir()  # unwritable, even for root
     try:
@@ -257,7 +217,9 @@ def test_a_write_error_is_visible_in_the_widget(page, shot):
     finally:
         label_file.rmdir()
     page.keyboard.press("1")  # fixed: the file is re-created whole (defect 9)
-    assert _wait_for(lambda: len(_labels(label_file)) == count + 1)
+    assert browser_lab.wait_for(
+        lambda: len(browser_lab.label_events(label_file)) == count + 1
+    )
     page.wait_for_function(
         "document.querySelector('.alwidgets-annotator').innerText.includes('re-created')",
         timeout=10_000,

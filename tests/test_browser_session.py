@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import browser_lab
-import nbformat
 import numpy as np
 import pytest
 
@@ -28,6 +27,7 @@ SCREENSHOTS = browser_lab.SCREENSHOTS
 N_IMAGES = 60
 SLOW_AT = 20  # the retrain on 20 labels sleeps, so keys can arrive while it runs
 LATENCY = ROOT / "build" / "session_latency.json"
+PHOTO = ".alwidgets-session img:not(.alw-plot)"  # the image, not the plot
 
 browser_lab.require_chromium()
 
@@ -70,56 +70,15 @@ json.dump(session.queue, open("queue0.json", "w"))
 """
 
 
-#: Key press -> the next photo painted, measured in the page (as tests/test_browser.py).
-WATCH_KEYS = """() => {
-    window.__alwT0 = 0;
-    document.addEventListener('keydown', () => {
-        window.__alwT0 = performance.now(); }, true);
-}"""
-WATCH_IMAGE = """() => {
-    window.__alwLatency = null;
-    const img = document.querySelector('.alwidgets-session img:not(.alw-plot)');
-    const obs = new MutationObserver(() => {
-        obs.disconnect();
-        requestAnimationFrame(() => setTimeout(() => {
-            window.__alwLatency = performance.now() - window.__alwT0;
-        }, 0));
-    });
-    obs.observe(img, {attributes: true, attributeFilter: ['src']});
-}"""
-
-
-def _events(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()[1:] if line]
-
-
-def _wait_for(predicate, timeout=20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     folder = tmp_path_factory.mktemp("session-lab")
     images, _, _ = data.make_offline_flowers(N_IMAGES, seed=5)
     np.save(folder / "images.npy", images)
-    nb = nbformat.v4.new_notebook()
     (folder / "session_setup.py").write_text(SETUP)
-    nb.cells = [
-        nbformat.v4.new_code_cell("from session_setup import session\nsession"),
-        nbformat.v4.new_code_cell(
-            "from IPython.display import HTML\n"
-            'HTML(\'<div class="spacer" style="height:3000px">end</div>\')'
-        ),
-    ]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-    nbformat.write(nb, folder / "session.ipynb")
+    browser_lab.write_notebook(
+        folder, "session.ipynb", ["from session_setup import session\nsession"]
+    )
     with browser_lab.jupyterlab(folder, "session.ipynb") as url:
         yield url, folder
 
@@ -155,16 +114,15 @@ def test_label_twenty_images_by_keyboard_with_the_model_in_the_loop(page):
     first_ranking = json.loads((folder / "queue0.json").read_text())
     plot_at_start = _plot(page)
     statuses, latency = [], {"re-rank": [], "plain": []}
-    page.evaluate(WATCH_KEYS)
+    browser_lab.start_key_clock(page)
     for k in range(1, SLOW_AT):
         item = _shown(page)
-        page.evaluate(WATCH_IMAGE)
-        page.keyboard.press(str(truth[item] + 1))
-        page.wait_for_function("window.__alwLatency !== null", timeout=10_000)
         latency["re-rank" if k % 5 == 0 else "plain"].append(
-            page.evaluate("window.__alwLatency")
+            browser_lab.key_to_image_ms(page, str(truth[item] + 1), PHOTO)
         )
-        assert _wait_for(lambda k=k: len(_events(labels)) == k), f"label {k} not saved"
+        assert browser_lab.wait_for(
+            lambda k=k: len(browser_lab.label_events(labels)) == k
+        ), f"label {k} not saved"
         page.wait_for_function(
             "!document.querySelector('.alw-guard').classList.contains('alw-busy')"
             f" && !/pool image {item}\\b/.test("
@@ -200,7 +158,7 @@ def test_label_twenty_images_by_keyboard_with_the_model_in_the_loop(page):
         timeout=15_000,
     )
     page.wait_for_timeout(800)
-    events = _events(labels)
+    events = browser_lab.label_events(labels)
     assert len(events) == SLOW_AT and all("label" in e for e in events)
     assert "were not used" in page.evaluate(
         "document.querySelector('.alw-guard').innerText"
@@ -225,7 +183,9 @@ def test_label_twenty_images_by_keyboard_with_the_model_in_the_loop(page):
 def _label_shown(page, truth, labels, count) -> None:
     item = _shown(page)
     page.keyboard.press(str(truth[item] + 1))
-    assert _wait_for(lambda: len(_events(labels)) == count), f"label {count} not saved"
+    assert browser_lab.wait_for(
+        lambda: len(browser_lab.label_events(labels)) == count
+    ), f"label {count} not saved"
     page.wait_for_function(
         "!document.querySelector('.alw-guard').classList.contains('alw-busy')"
         f" && !/pool image {item}\\b/.test("
@@ -239,7 +199,7 @@ def test_a_key_ignored_off_screen_does_not_leave_keys_held(page):
     page, folder = page
     labels = folder / "labels.jsonl"
     truth = np.load(folder / "truth.npy")
-    count = len(_events(labels))
+    count = len(browser_lab.label_events(labels))
     while (count + 1) % 5:  # up to the label before the next retrain
         count += 1
         _label_shown(page, truth, labels, count)
@@ -251,7 +211,7 @@ def test_a_key_ignored_off_screen_does_not_leave_keys_held(page):
     )
     page.keyboard.press("1")  # off screen: not a label, and nothing held
     page.wait_for_timeout(500)
-    assert len(_events(labels)) == count
+    assert len(browser_lab.label_events(labels)) == count
     assert "updating" not in page.evaluate(
         "document.querySelector('.alw-guard').innerText"
     )
