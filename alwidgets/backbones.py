@@ -40,7 +40,12 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from . import checks, config
-from .config import cache_dir, check_network
+from .config import (
+    INATURALIST_HANDLE,
+    check_network,
+    inaturalist_handle,
+    model_folder,
+)
 
 __all__ = [
     "BACKBONES",
@@ -56,11 +61,6 @@ __all__ = [
     "TqdmCallback",
 ]
 
-INATURALIST_HANDLE = (
-    "https://tfhub.dev/google/inaturalist/inception_v3/feature_vector/5"
-)
-#: Overrides INATURALIST_HANDLE: a local SavedModel folder or a .tar.gz URL.
-HANDLE_VARIABLE = "ALWIDGETS_INATURALIST_HANDLE"
 #: TF Hub's way to ask for the SavedModel as one .tar.gz.
 COMPRESSED = "?tf-hub-format=compressed"
 #: The archive's sha256, to pin once measured (no network here to measure it): until
@@ -175,16 +175,15 @@ def resolve_handle(handle: str) -> Path:
         return Path(handle)
     if "://" not in handle:
         raise ValueError(f"{handle!r} is neither a local folder nor a URL")
-    name = hashlib.sha1(handle.encode("utf8")).hexdigest()[:16]
     url = handle if handle.endswith((".tar.gz", ".tgz")) else handle + COMPRESSED
     sha256 = INATURALIST_SHA256 if handle == INATURALIST_HANDLE else None
-    return fetch_savedmodel(url, cache_dir("models") / name, sha256)
+    return fetch_savedmodel(url, model_folder(handle), sha256)
 
 
 def _inaturalist(pretrained: bool = True, handle: str | None = None):
     inputs = keras.Input((299, 299, 3))
     if pretrained:
-        handle = handle or os.environ.get(HANDLE_VARIABLE) or INATURALIST_HANDLE
+        handle = handle or inaturalist_handle()
         features = HubBackbone(handle, name="inaturalist_inception_v3")(inputs)
     else:  # same architecture and compute, random weights (for cost measurements)
         base = keras.applications.InceptionV3(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import importlib.abc
 import importlib.util
 import os
@@ -39,6 +40,10 @@ __all__ = [
     "cached_arrays",
     "PREFETCH_MARKER",
     "quiet_tensorflow_startup",
+    "INATURALIST_HANDLE",
+    "HANDLE_VARIABLE",
+    "inaturalist_handle",
+    "model_folder",
 ]
 
 
@@ -150,6 +155,28 @@ def cache_dir(*parts: str) -> Path:
     path = base.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+#: The iNaturalist InceptionV3 feature vector on TF Hub (now served by Kaggle Models).
+INATURALIST_HANDLE = (
+    "https://tfhub.dev/google/inaturalist/inception_v3/feature_vector/5"
+)
+#: Overrides INATURALIST_HANDLE: a local SavedModel folder or a .tar.gz URL.
+HANDLE_VARIABLE = "ALWIDGETS_INATURALIST_HANDLE"
+
+
+def inaturalist_handle() -> str:
+    """The iNaturalist model's handle: ``ALWIDGETS_INATURALIST_HANDLE`` or TF Hub's."""
+    return os.environ.get(HANDLE_VARIABLE) or INATURALIST_HANDLE
+
+
+def model_folder(handle: str) -> Path:
+    """Where the SavedModel of ``handle`` is, or goes once fetched: a local folder
+    as it is, a URL into the cache. No TensorFlow needed (notebook 00 uses it)."""
+    if os.path.isdir(handle):
+        return Path(handle)
+    name = hashlib.sha1(handle.encode("utf8")).hexdigest()[:16]
+    return cache_dir("models") / name
 
 
 def check_network(

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import html
 import importlib.metadata
 import io
@@ -223,16 +222,8 @@ def _tfds_folder() -> Path:
 
 def _model_folder() -> tuple[str, Path]:
     """The iNaturalist model's handle and the folder where it is (or will be)."""
-    # The same rule as alwidgets.backbones.resolve_handle, without importing
-    # TensorFlow: a local folder as it is, a URL fetched once into the cache.
-    from_variable = os.environ.get("ALWIDGETS_INATURALIST_HANDLE")
-    handle = from_variable or (
-        "https://tfhub.dev/google/inaturalist/inception_v3/feature_vector/5"
-    )
-    if os.path.isdir(handle):
-        return handle, Path(handle)
-    name = hashlib.sha1(handle.encode("utf8")).hexdigest()[:16]
-    return handle, config.cache_dir("models") / name
+    handle = config.inaturalist_handle()
+    return handle, config.model_folder(handle)
 
 
 def _quiet_check_network(host: str, port: int, timeout: float) -> None:

@@ -103,7 +103,7 @@ def test_the_prefetch_marker_is_a_note(places):
 
 
 def test_the_model_folder_is_where_backbones_puts_it(places):
-    """setup_check repeats backbones' rule (without importing TensorFlow)."""
+    """setup_check and backbones share one rule (config.model_folder, no TensorFlow)."""
     from alwidgets import backbones
 
     handle, folder = setup_check._model_folder()
