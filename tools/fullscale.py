@@ -47,6 +47,8 @@ from pathlib import Path
 
 import numpy as np
 
+from alwidgets.config import PREFETCH_MARKER
+
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT_MIB = 1843  # Binder's 2 GB, less a margin: 1.8 GiB
 #: tf_flowers' class folders and image counts (3,670 in all).
@@ -462,7 +464,7 @@ def run_all(work: Path, runs: list[str], timeout: float) -> list[dict]:
         print(f"run {run}: started {time.strftime('%H:%M:%S')}", flush=True)
         log = logs / f"{run}.log"
         result = {"run": run, **measure(pin + cmd, env, log, timeout), "log": str(log)}
-        marker = cache / "prefetch-failed.txt"  # alwidgets.config.PREFETCH_MARKER
+        marker = cache / PREFETCH_MARKER
         if run == "prefetch" and marker.exists() and not result["exit"]:
             result["exit"] = f"marker {marker.name}: {marker.read_text().strip()}"
         result["ok"] = result["exit"] == 0 and result["peak_rss_mib"] <= LIMIT_MIB
