@@ -35,10 +35,10 @@ from PIL import Image as PILImage
 from . import checks
 from . import labels as store
 from .criteria import check_probs, entropy, least_confidence, smallest_margin
+from .images import iter_images as _iter_images
 from .labels import (
     LabelStore,
     TakenOver,
-    _iter_images,
     labelled_dataset,
     read_labels,
     resume_position,
@@ -190,7 +190,9 @@ class ImageAnnotator(widgets.VBox):
         if n == 0:
             raise ValueError("images is empty: nothing to label")
         items = (
-            list(range(n)) if items is None else [store._check_item(i) for i in items]
+            list(range(n))
+            if items is None
+            else [checks.integer("item", i) for i in items]
         )
         if len(items) != n:
             raise ValueError(f"{len(items)} items for {n} images")

@@ -39,16 +39,14 @@ import uuid
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 
-from . import checks
+from . import checks, jsonl
 
 __all__ = [
-    "append_line",
     "FORMAT",
     "VERSION",
     "LabelState",
@@ -98,10 +96,6 @@ def check_classes(classes) -> tuple[str, ...]:
     if any(not c.strip() for c in classes):
         raise ValueError("class names must not be empty")
     return classes
-
-
-def _check_item(item) -> int:
-    return checks.integer("item", item)
 
 
 def _check_path(path) -> Path:
@@ -245,12 +239,12 @@ def label_event(item: int, label: str) -> dict:
     """The event that gives ``item`` the class ``label``."""
     if not isinstance(label, str):
         raise TypeError(f"label must be a class name, got {type(label).__name__}")
-    return {"item": _check_item(item), "label": label}
+    return {"item": checks.integer("item", item), "label": label}
 
 
 def skip_event(item: int) -> dict:
     """The event that skips ``item`` (it stays unlabelled)."""
-    return {"item": _check_item(item), "skip": True}
+    return {"item": checks.integer("item", item), "skip": True}
 
 
 def undo_event(state: LabelState) -> dict | None:
@@ -302,37 +296,16 @@ def resume_position(state: LabelState, items: Sequence[int]) -> int:
 # -- reading a file --------------------------------------------------------------
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse(path: Path, raw: bytes, classes):
-    """(header classes, events, tail): ``tail`` is a cut-off last line or b""."""
-    end = raw.rfind(b"\n") + 1
-    body, tail = raw[:end], raw[end:]
-    lines = body.split(b"\n")[:-1] if body else []
-    if not lines:  # even the header is cut short
-        lines, tail = [tail], b""
-    try:
-        header = json.loads(lines[0])
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        header = None
-    if (
-        not isinstance(header, dict)
-        or header.get("format") != FORMAT
-        or not isinstance(header.get("classes"), list)
-    ):
-        raise ValueError(
-            f"{path} is not an alwidgets label file (its first line is not a "
-            f"'{FORMAT}' header); it was left untouched. Choose another path."
-        )
+def _parse(path: Path, classes):
+    """(file classes, events, tail): ``tail`` is a cut-off last line or b""."""
+    header, rows, tail = jsonl.read(path, FORMAT, "label file")
     if header.get("version") not in READABLE_VERSIONS:
         raise ValueError(
             f"{path} has label-file version {header.get('version')!r}; this "
             f"alwidgets reads versions {list(READABLE_VERSIONS)}"
         )
     try:
-        file_classes = check_classes(header["classes"])
+        file_classes = check_classes(header.get("classes"))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: bad classes in the header: {exc}") from None
     if classes is not None and tuple(classes) != file_classes:
@@ -340,23 +313,11 @@ def _parse(path: Path, raw: bytes, classes):
             f"{path} was made for classes {list(file_classes)}, not {list(classes)}"
         )
     events = []
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
+    for number, row in enumerate(rows, start=2):
         try:
-            events.append(check_event(json.loads(line), file_classes))
-        except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as exc:
-            raise ValueError(
-                f"{path}, line {number}: not a label event ({exc})"
-            ) from None
-        except ValueError as exc:
-            raise ValueError(f"{path}, line {number}: {exc}") from None
-    if tail:
-        try:  # a whole event that only lacks its newline is kept
-            events.append(check_event(json.loads(tail), file_classes))
-            tail = b""
-        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError):
-            pass
+            events.append(check_event(row, file_classes))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}, event {number - 1}: {exc}") from None
     return file_classes, events, tail
 
 
@@ -374,7 +335,7 @@ def read_state(path, classes=None) -> LabelState:
     path = _check_path(path)
     if classes is not None:
         classes = check_classes(classes)
-    file_classes, events, tail = _parse(path, path.read_bytes(), classes)
+    file_classes, events, tail = _parse(path, classes)
     if tail:
         warnings.warn(
             f"{path}: ignored a last line cut short by a crash ({len(tail)} bytes)"
@@ -425,14 +386,9 @@ class LabelStore:
     # -- opening
 
     def _open_existing(self) -> list[dict]:
-        raw = self.path.read_bytes()
-        _, events, tail = _parse(self.path, raw, self.classes)
+        _, events, tail = _parse(self.path, self.classes)
         if tail:
-            copy = self._keep_copy(tail)
-            with open(self.path, "r+b") as f:
-                f.truncate(len(raw) - len(tail))
-                f.flush()
-                os.fsync(f.fileno())
+            copy = jsonl.cut_tail(self.path, len(tail))
             message = (
                 f"{self.path.name}: its last line was cut short by a crash; the "
                 f"{len(tail)} cut bytes were moved to {copy.name} and the file "
@@ -440,37 +396,14 @@ class LabelStore:
             )
             self.messages.append(message)
             warnings.warn(message)
-        elif not raw.endswith(b"\n"):
-            with open(self.path, "ab") as f:  # a whole last event lacking "\n"
-                f.write(b"\n")
-                f.flush()
-                os.fsync(f.fileno())
         return events
 
-    def _keep_copy(self, data: bytes) -> Path:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        copy = self.path.with_name(f"{self.path.name}.cut-{stamp}")
-        with open(copy, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        return copy
-
     def _write_new_file(self, events: list[dict]) -> None:
-        """Write header + ``events`` to a temporary file and move it into place."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Header + ``events``, written whole (atomically)."""
         header = {"format": FORMAT, "version": VERSION, "classes": list(self.classes)}
-        text = "".join(json.dumps(e) + "\n" for e in [header, *events])
-        tmp = self.path.with_name(f".{self.path.name}.{self.token}.tmp")
-        try:
-            with open(tmp, "w", encoding="utf8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        jsonl.atomic_write(
+            self.path, "".join(json.dumps(e) + "\n" for e in [header, *events])
+        )
 
     @property
     def _writer_file(self) -> Path:
@@ -486,10 +419,8 @@ class LabelStore:
             old._retire()
 
     def _claim(self) -> None:
-        info = {"token": self.token, "pid": os.getpid(), "time": _now()}
-        tmp = self._writer_file.with_name(f".{self._writer_file.name}.{self.token}")
-        tmp.write_text(json.dumps(info))
-        os.replace(tmp, self._writer_file)
+        info = {"token": self.token, "pid": os.getpid(), "time": jsonl.now()}
+        jsonl.atomic_write(self._writer_file, json.dumps(info))
 
     def _retire(self) -> None:
         if self._retired:
@@ -537,8 +468,7 @@ class LabelStore:
         return new_state
 
     def _append(self, event: dict) -> dict:
-        event = {**event, "time": _now()}
-        line = (json.dumps(event) + "\n").encode("utf8")
+        event = {**event, "time": jsonl.now()}
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
@@ -550,145 +480,12 @@ class LabelStore:
                 f"{len(self._events)} events this annotator holds."
             )
             self._claim()
-        append_line(self.path, line, on_cut=self._keep_copy)
+        jsonl.append_line(self.path, event)
         return event
 
 
-def append_line(
-    path: Path, line: bytes, on_cut: Callable[[bytes], None] | None = None
-) -> None:
-    """Append ``line`` (ending in a newline) in one small write and fsync it.
-
-    A crash then leaves whole lines only. A part line left by an earlier failed
-    write is cut first, after ``on_cut(part)`` when given (the label store keeps
-    a copy of it).
-    """
-    with open(path, "a+b") as f:
-        f.seek(0, os.SEEK_END)
-        end = f.tell()
-        if end:
-            f.seek(end - 1)
-            if f.read(1) != b"\n":
-                f.seek(0)
-                raw = f.read()
-                cut = raw[raw.rfind(b"\n") + 1 :]
-                if on_cut is not None:
-                    on_cut(cut)
-                f.truncate(end - len(cut))
-        f.write(line)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-# -- labelled images as a dataset ------------------------------------------------
-
-
-def _iter_images(images):
-    """Yield images from an array, tensor, list (any sizes) or tf.data dataset."""
-    if type(images).__module__.startswith("tensorflow") and hasattr(
-        images, "as_numpy_iterator"
-    ):
-        for element in images.as_numpy_iterator():
-            yield element[0] if isinstance(element, tuple) else element
-        return
-    if isinstance(images, (str, bytes)) or not hasattr(images, "__len__"):
-        raise TypeError(
-            "images must be an array, a list of images or paths, or a tf.data "
-            f"dataset, got {type(images).__name__}"
-        )
-    if hasattr(images, "numpy"):  # a tf tensor
-        images = images.numpy()
-    yield from images
-
-
-def _as_uint8(image, k: int) -> np.ndarray:
-    arr = np.asarray(image)
-    if arr.ndim == 2:
-        arr = np.stack([arr] * 3, axis=-1)
-    if arr.ndim != 3 or arr.shape[-1] != 3:
-        raise ValueError(f"image {k} must be (H, W, 3), got shape {arr.shape}")
-    if np.issubdtype(arr.dtype, np.floating):
-        if not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1:
-            raise ValueError(f"image {k}: float images must have values in [0, 1]")
-        arr = (arr * 255).round().astype(np.uint8)
-    elif arr.dtype != np.uint8:
-        raise TypeError(f"image {k}: must be uint8 or float in [0, 1], got {arr.dtype}")
-    return arr
-
-
 def labelled_dataset(images, labels, classes, items=None, image_size=None):
-    """A ``tf.data.Dataset`` of ``(uint8 image, int64 class index)``.
+    """See :func:`alwidgets.images.labelled_dataset` (its home; kept here for notebook 05)."""
+    from .images import labelled_dataset
 
-    Parameters
-    ----------
-    images
-        The images (array, list of arrays of any sizes, tensor, tf.data dataset).
-    labels
-        Either a mapping item -> class name (``annotator.labels``; unlabelled
-        images are left out) or one class index per image.
-    classes
-        The class names, in index order.
-    items
-        An id per image (default ``0..n-1``), as given to the annotator.
-    image_size
-        ``None`` keeps each image's own size (element shape ``[None, None, 3]``
-        when sizes differ); an int resizes every image to ``image_size`` square.
-    """
-    import tensorflow as tf
-
-    classes = check_classes(classes)
-    if image_size is not None:
-        image_size = checks.integer("image_size", image_size, 1)
-    arrays = [_as_uint8(image, k) for k, image in enumerate(_iter_images(images))]
-    items = (
-        list(range(len(arrays))) if items is None else [_check_item(i) for i in items]
-    )
-    if len(items) != len(arrays):
-        raise ValueError(f"{len(items)} items for {len(arrays)} images")
-    index = {c: k for k, c in enumerate(classes)}
-    if isinstance(labels, Mapping):
-        unknown = {c for c in labels.values() if c not in index}
-        if unknown:
-            raise ValueError(f"labels use unknown classes {sorted(map(str, unknown))}")
-        chosen = [k for k, item in enumerate(items) if item in labels]
-        y = [index[labels[items[k]]] for k in chosen]
-    else:
-        y_all = np.asarray(labels).reshape(-1)
-        if y_all.size and not np.issubdtype(y_all.dtype, np.integer):
-            raise TypeError(f"labels must be class indices, got {y_all.dtype}")
-        if y_all.size != len(arrays):
-            raise ValueError(f"{y_all.size} labels for {len(arrays)} images")
-        if y_all.size and (y_all.min() < -1 or y_all.max() >= len(classes)):
-            raise ValueError(f"labels must be in [0, {len(classes)}) or -1")
-        chosen = [k for k in range(len(arrays)) if y_all[k] >= 0]
-        y = [int(y_all[k]) for k in chosen]
-    if not chosen:
-        raise ValueError("no labelled images: label some first")
-    x = [arrays[k] for k in chosen]
-    if image_size is not None:
-        size = int(image_size)
-        x = [
-            tf.cast(
-                tf.clip_by_value(
-                    tf.round(tf.image.resize(a, (size, size), antialias=True)), 0, 255
-                ),
-                tf.uint8,
-            ).numpy()
-            for a in x
-        ]
-    y = np.asarray(y, dtype=np.int64)
-    shapes = {a.shape for a in x}
-    if len(shapes) == 1:  # one size: stacking is safe
-        return tf.data.Dataset.from_tensor_slices((np.stack(x), y))
-
-    def pairs():
-        yield from zip(x, y)
-
-    dataset = tf.data.Dataset.from_generator(
-        pairs,
-        output_signature=(
-            tf.TensorSpec(shape=(None, None, 3), dtype=tf.uint8),
-            tf.TensorSpec(shape=(), dtype=tf.int64),
-        ),
-    )
-    return dataset.apply(tf.data.experimental.assert_cardinality(len(y)))
+    return labelled_dataset(images, labels, classes, items, image_size)

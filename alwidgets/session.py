@@ -43,7 +43,8 @@ from .annotate import STATIC, ImageAnnotator, probability_bars
 from .config import get_profile
 from .criteria import CRITERIA, select
 from .heads import Head, HeadTrainer
-from .labels import append_line, check_classes, next_open
+from .jsonl import append_line
+from .labels import check_classes, next_open
 
 __all__ = [
     "ActiveLearningSession",
@@ -366,7 +367,7 @@ class ActiveLearningSession(ImageAnnotator):
             "classes": list(self.classes),
             "retrain_every": self.retrain_every,
         }
-        append_line(self.history_path, _json_line(header))
+        append_line(self.history_path, header)
         self.history = []
 
     @property
@@ -439,7 +440,7 @@ class ActiveLearningSession(ImageAnnotator):
                 and last["criterion"] == row["criterion"]
             )
             if not same:
-                append_line(self.history_path, _json_line(row))
+                append_line(self.history_path, row)
                 self.history.append(row)
             after = self.queue[:10]
             changed = len(set(after) - set(before))

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from alwidgets import data
+from alwidgets import data, offline_images
 
 
 def test_article_split():
@@ -33,17 +33,19 @@ def test_bad_split_sizes(sizes, words):
 
 
 def test_offline_flowers_are_deterministic_and_varied():
-    a, ya, ia = data.make_offline_flowers(300, seed=3)  # time: tools/benchmark.py
-    b, yb, ib = data.make_offline_flowers(300, seed=3)
-    c, _, _ = data.make_offline_flowers(300, seed=4)
+    a, ya, ia = offline_images.make_offline_flowers(
+        300, seed=3
+    )  # time: tools/benchmark.py
+    b, yb, ib = offline_images.make_offline_flowers(300, seed=3)
+    c, _, _ = offline_images.make_offline_flowers(300, seed=4)
     assert a.dtype == np.uint8 and a.shape == (300, 64, 64, 3)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(ya, yb)
     np.testing.assert_array_equal(ia, ib)
     assert not np.array_equal(a, c)
     assert set(ya.tolist()) == set(range(5))
-    assert ia.dtype == data.INFO_DTYPE and len(ia) == 300
-    kinds = data.hard_kinds(ia)
+    assert ia.dtype == offline_images.INFO_DTYPE and len(ia) == 300
+    kinds = offline_images.hard_kinds(ia)
     # each kind of hard image at about its share; most images are typical
     assert 0.03 < kinds["rare sub-type"].mean() < 0.18
     assert 0.08 < kinds["near boundary"].mean() < 0.25
@@ -55,30 +57,30 @@ def test_offline_flowers_are_deterministic_and_varied():
 
 
 def test_why_hard_says_what_was_generated():
-    _, y, info = data.make_offline_flowers(200, seed=1)
-    words = data.why_hard(info)
-    kinds = data.hard_kinds(info)
+    _, y, info = offline_images.make_offline_flowers(200, seed=1)
+    words = offline_images.why_hard(info)
+    kinds = offline_images.hard_kinds(info)
     assert len(words) == 200
     for i, text in enumerate(words):
         assert (text == "typical") == kinds["typical"][i]
         assert ("rare sub-type" in text) == bool(info["rare"][i])
         if info["mix_with"][i] >= 0:
-            assert f"towards {data.FLOWER_NAMES[info['mix_with'][i]]}" in text
-    named = data.why_hard(info, y)
+            assert f"towards {offline_images.FLOWER_NAMES[info['mix_with'][i]]}" in text
+    named = offline_images.why_hard(info, y)
     for i in np.flatnonzero(info["rare"]):
-        assert f"rare sub-type ({data.RARE_SUBTYPES[y[i]]})" in named[i]
+        assert f"rare sub-type ({offline_images.RARE_SUBTYPES[y[i]]})" in named[i]
     assert [w for w, r in zip(named, info["rare"]) if not r] == [
         w for w, r in zip(words, info["rare"]) if not r
     ]
     with pytest.raises(TypeError, match="make_offline_flowers"):
-        data.why_hard(np.zeros(3))
+        offline_images.why_hard(np.zeros(3))
     with pytest.raises(ValueError, match="labels"):
-        data.why_hard(info, y[:5])
+        offline_images.why_hard(info, y[:5])
 
 
 def test_offline_hard_images_are_harder_for_a_colour_classifier():
-    x, y, info = data.make_offline_flowers(1500, seed=0)
-    kinds = data.hard_kinds(info)
+    x, y, info = offline_images.make_offline_flowers(1500, seed=0)
+    kinds = offline_images.hard_kinds(info)
     # a nearest-class-mean classifier on colour histograms (coarse, 4 levels/channel)
     q = (x // 64).reshape(len(x), -1, 3).astype(np.int64)
     codes = q[..., 0] * 16 + q[..., 1] * 4 + q[..., 2]
@@ -95,14 +97,14 @@ def test_offline_hard_images_are_harder_for_a_colour_classifier():
 
 
 def test_source_task_is_not_the_target_task():
-    x, y = data.make_source_shapes(200, seed=5)
-    x2, y2 = data.make_source_shapes(200, seed=5)
+    x, y = offline_images.make_source_shapes(200, seed=5)
+    x2, y2 = offline_images.make_source_shapes(200, seed=5)
     np.testing.assert_array_equal(x, x2)
     np.testing.assert_array_equal(y, y2)
-    assert x.shape == (200, 64, 64, 3) and y.max() < data.SOURCE_CLASSES
-    assert len(set(y.tolist())) > data.SOURCE_CLASSES // 2
-    target_counts = {kind[0] for kind in data._KINDS.values()}
-    assert not target_counts & set(data.SOURCE_COUNTS)
+    assert x.shape == (200, 64, 64, 3) and y.max() < offline_images.SOURCE_CLASSES
+    assert len(set(y.tolist())) > offline_images.SOURCE_CLASSES // 2
+    target_counts = {kind[0] for kind in offline_images.KINDS.values()}
+    assert not target_counts & set(offline_images.SOURCE_COUNTS)
 
 
 @pytest.mark.parametrize(
@@ -118,7 +120,7 @@ def test_source_task_is_not_the_target_task():
 )
 def test_offline_bad_input(kwargs):
     with pytest.raises(ValueError):
-        data.make_offline_flowers(**kwargs)
+        offline_images.make_offline_flowers(**kwargs)
 
 
 def test_offline_info_follows_the_splits():
@@ -126,7 +128,9 @@ def test_offline_info_follows_the_splits():
     pool = data.offline_info("pool", profile="offline")
     assert len(pool) == splits.sizes["pool"]
     total = sum(splits.sizes.values())
-    _, labels, info = data.make_offline_flowers(total, seed=data.OFFLINE_SEED)
+    _, labels, info = offline_images.make_offline_flowers(
+        total, seed=offline_images.OFFLINE_SEED
+    )
     start = total - splits.sizes["pool"]
     np.testing.assert_array_equal(pool, info[start:])
     np.testing.assert_array_equal(data.labels_of(splits.pool), labels[start:])
@@ -141,7 +145,7 @@ def test_offline_info_follows_the_splits():
 
 def test_offline_splits_are_disjoint_and_sized():
     splits = data.load_splits("offline")
-    assert splits.class_names == data.FLOWER_NAMES
+    assert splits.class_names == offline_images.FLOWER_NAMES
     images = {}
     for name, n in splits.profile.sizes.items():
         arr = np.stack([x for x, _ in splits[name].as_numpy_iterator()])
