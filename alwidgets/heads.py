@@ -1,17 +1,18 @@
 """The one head trainer: a calibrated softmax classifier on cached features.
 
-Every notebook, :mod:`alwidgets.loop` and :mod:`alwidgets.experiments` train their
-heads here, so their numbers agree. The head is multinomial logistic regression
-on standardised features — one Dense softmax layer, the article's head — fitted
-the way a statistician would:
+Every notebook, :mod:`alwidgets.one_round`, :mod:`alwidgets.many_rounds` and the live
+session train their heads here, so their numbers agree. The head is multinomial
+logistic regression — one Dense softmax layer, the article's head — fitted the way a
+statistician would:
 
-1. **L2-regularised**, with the strength chosen on the validation split from a
-   small grid (the one giving the lowest validation log-loss);
-2. **early stopping**: the weights of the iteration with the lowest validation
-   log-loss are kept;
-3. full-batch **L-BFGS** from zero weights: no mini-batch noise, so the same data
-   always gives the same head (no seed needed), and fast on CPU;
-4. **temperature scaling** on the validation split: one number that divides the
+1. **standardised** features, with statistics from the labelled set only
+   (scikit-learn's ``StandardScaler``: a feature that is constant there keeps scale 1,
+   so it cannot blow up on other images);
+2. **L2-regularised**, the strength chosen on the validation split from a small grid
+   (the one giving the lowest validation log-loss), each fitted to convergence by
+   SciPy's L-BFGS-B from the previous strength's weights: no mini-batch noise, so the
+   same data always gives the same head (no seed needed);
+3. **temperature scaling** on the validation split: one number that divides the
    logits so that the confidence matches the accuracy. It never changes which
    class wins (accuracy is unchanged), only how sure the head says it is —
    which matters here, since uncertainty sampling ranks images by those
@@ -90,7 +91,7 @@ def expected_calibration_error(probs, y, bins: int = 15) -> float:
 
 @dataclasses.dataclass
 class Head:
-    """A fitted head: standardisation, weights, temperature, and how it was chosen."""
+    """A fitted head: standardisation, weights, temperature, and how L2 was chosen."""
 
     mean: np.ndarray
     scale: np.ndarray
@@ -98,9 +99,7 @@ class Head:
     bias: np.ndarray
     temperature: float
     l2: float
-    #: Per L-BFGS iteration of the final fit: loss, accuracy, val_loss, val_accuracy.
-    history: dict[str, list[float]]
-    #: Validation log-loss for each L2 strength tried.
+    #: Validation log-loss for each L2 strength tried (empty when L2 was given).
     l2_scores: dict[float, float]
 
     @property
@@ -139,29 +138,50 @@ class Head:
             "bias": self.bias,
             "temperature": np.array(self.temperature),
             "l2": np.array(self.l2),
+            "l2_grid": np.array(list(self.l2_scores), dtype=np.float64),
+            "l2_scores": np.array(list(self.l2_scores.values()), dtype=np.float64),
         }
+
+    @classmethod
+    def from_arrays(cls, a) -> Head:
+        """The head :meth:`arrays` describes (e.g. read back with ``np.load``)."""
+        return cls(
+            np.asarray(a["mean"]),
+            np.asarray(a["scale"]),
+            np.asarray(a["weights"]),
+            np.asarray(a["bias"]),
+            float(a["temperature"]),
+            float(a["l2"]),
+            dict(
+                zip(
+                    np.asarray(a["l2_grid"]).tolist(),
+                    np.asarray(a["l2_scores"]).tolist(),
+                )
+            ),
+        )
 
 
 class HeadTrainer:
     """Fits :class:`Head` s. One trainer, same settings, for every notebook and loop.
 
     ``l2``: a fixed strength, or ``None`` to choose it on the validation split
-    from ``L2_GRID``. ``calibrate``: temperature scaling on the validation split.
-    Without a validation split: the fixed (or middle) strength, no early
-    stopping, no temperature.
+    from ``L2_GRID``. ``max_iter``: the most L-BFGS-B iterations per strength.
+    ``calibrate``: temperature scaling on the validation split. Without a
+    validation split: the fixed (or middle) strength and no temperature.
     """
 
     def __init__(
-        self,
-        l2: float | None = None,
-        max_iter: int = 300,
-        patience: int = 10,
-        calibrate: bool = True,
+        self, l2: float | None = None, max_iter: int = 1000, calibrate: bool = True
     ) -> None:
         self.l2 = None if l2 is None else checks.number("l2", l2, 0, float("inf"))
         self.max_iter = checks.integer("max_iter", max_iter, 1)
-        self.patience = checks.integer("patience", patience, 1)
         self.calibrate = bool(calibrate)
+
+    def __repr__(self) -> str:
+        return (
+            f"HeadTrainer(l2={self.l2}, max_iter={self.max_iter}, "
+            f"calibrate={self.calibrate})"
+        )
 
     def fit(
         self,
@@ -170,7 +190,9 @@ class HeadTrainer:
         n_classes: int,
         validation: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> Head:
-        """Fit on ``(x, y)``; choose L2, stop early and calibrate on ``validation``."""
+        """Fit on ``(x, y)``; choose L2 and calibrate on ``validation``."""
+        from sklearn.preprocessing import StandardScaler
+
         n_classes = checks.integer("n_classes", n_classes, 2)
         x = checks.features("train features", x)
         y = checks.labels("train labels", y, n_classes, len(x))
@@ -183,133 +205,73 @@ class HeadTrainer:
                 raise ValueError(
                     f"validation has {xv.shape[1]} features, train {x.shape[1]}"
                 )
-        mean = x.mean(axis=0)
-        scale = x.std(axis=0) + 1e-6
+        scaler = StandardScaler().fit(x.astype(np.float64))
+        mean, scale = scaler.mean_, scaler.scale_
         xs = (x - mean) / scale
+        d = x.shape[1]
+        w = np.zeros(d * n_classes + n_classes)
         if validation is None:
             l2 = self.l2 if self.l2 is not None else L2_GRID[len(L2_GRID) // 2]
-            w, history, _ = _lbfgs_fit(xs, y, n_classes, l2, None, self.max_iter, 0)
-            return Head(
-                mean, scale, *_split(w, x.shape[1], n_classes), 1.0, l2, history, {}
-            )
+            w = _lbfgs_fit(xs, y, n_classes, l2, w, self.max_iter)
+            return Head(mean, scale, *_split(w, d, n_classes), 1.0, l2, {})
         xvs = (xv - mean) / scale
         grid: Sequence[float] = (self.l2,) if self.l2 is not None else L2_GRID
         scores, best = {}, None
-        for l2 in grid:
-            w, history, val = _lbfgs_fit(
-                xs, y, n_classes, l2, (xvs, yv), self.max_iter, self.patience
-            )
-            scores[l2] = val
-            if best is None or val < best[0]:
-                best = (val, l2, w, history)
-        _, l2, w, history = best
-        weights, bias = _split(w, x.shape[1], n_classes)
+        for l2 in grid:  # strong to weak, each from the last one's weights
+            w = _lbfgs_fit(xs, y, n_classes, l2, w, self.max_iter)
+            weights, bias = _split(w, d, n_classes)
+            scores[l2] = _nll(xvs @ weights + bias, yv)
+            if best is None or scores[l2] < best[0]:
+                best = (scores[l2], l2, weights, bias)
+        _, l2, weights, bias = best
         temperature = 1.0
         if self.calibrate:
             temperature = _fit_temperature(xvs @ weights + bias, yv)
-        return Head(mean, scale, weights, bias, temperature, l2, history, scores)
+        if self.l2 is not None:
+            scores = {}
+        return Head(mean, scale, weights, bias, temperature, l2, scores)
 
 
 def _split(w: np.ndarray, d: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     return w[: d * k].reshape(d, k).copy(), w[d * k :].copy()
 
 
-def _lbfgs_fit(xs, y, k, l2, validation, max_iter, patience):
-    """Full-batch L-BFGS on mean cross-entropy + l2/2 |W|^2, from zero weights.
+def _lbfgs_fit(xs, y, k, l2, w0, max_iter) -> np.ndarray:
+    """Mean cross-entropy + l2/2 |W|^2 (bias not penalised), minimised by L-BFGS-B."""
+    from scipy.optimize import minimize
 
-    With ``validation``: keeps the iterate with the lowest validation log-loss and
-    stops after ``patience`` iterations without improvement. Returns the weights
-    (flat), the per-iteration history and the best validation log-loss.
-    """
     n, d = xs.shape
-    onehot = np.eye(k, dtype=np.float32)[y]
+    onehot = np.eye(k)[y]
 
     def objective(w):
         W, b = w[: d * k].reshape(d, k), w[d * k :]
         z = xs @ W + b
-        p = _softmax(z)
+        g = (_softmax(z) - onehot) / n
         loss = _nll(z, y) + 0.5 * l2 * float((W * W).sum())
-        g = (p - onehot) / n
-        grad = np.concatenate([(xs.T @ g + l2 * W).ravel(), g.sum(axis=0)])
-        return loss, grad, z
+        return loss, np.concatenate([(xs.T @ g + l2 * W).ravel(), g.sum(axis=0)])
 
-    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
-    if validation is not None:
-        history.update(val_loss=[], val_accuracy=[])
-    w = np.zeros(d * k + k, dtype=np.float32)
-    f, g, z = objective(w)
-    best = (np.inf, w, 0)
-    memory: list[tuple[np.ndarray, np.ndarray, float]] = []
-    for it in range(max_iter):
-        # Two-loop recursion: the L-BFGS direction.
-        q, alphas = g.copy(), []
-        for s, t, rho in reversed(memory):
-            a = rho * float(s @ q)
-            q -= a * t
-            alphas.append(a)
-        if memory:
-            s, t, _ = memory[-1]
-            q *= float(s @ t) / float(t @ t)
-        else:
-            q /= max(1.0, float(np.linalg.norm(g)))
-        for (s, t, rho), a in zip(memory, reversed(alphas)):
-            q += s * (a - rho * float(t @ q))
-        direction = -q
-        slope = float(g @ direction)
-        if slope >= 0:  # not a descent direction: restart from the gradient
-            memory.clear()
-            direction, slope = -g, -float(g @ g)
-        step = 1.0
-        while True:  # backtracking (Armijo)
-            w_new = w + step * direction
-            f_new, g_new, z_new = objective(w_new)
-            if f_new <= f + 1e-4 * step * slope or step < 1e-8:
-                break
-            step *= 0.5
-        s, t = w_new - w, g_new - g
-        if float(s @ t) > 1e-10:
-            memory.append((s, t, 1.0 / float(s @ t)))
-            memory = memory[-10:]
-        w, f, g, z = w_new, f_new, g_new, z_new
-        history["loss"].append(_nll(z, y))
-        history["accuracy"].append(float((z.argmax(1) == y).mean()))
-        if validation is not None:
-            xv, yv = validation
-            zv = xv @ w[: d * k].reshape(d, k) + w[d * k :]
-            val = _nll(zv, yv)
-            history["val_loss"].append(val)
-            history["val_accuracy"].append(float((zv.argmax(1) == yv).mean()))
-            if val < best[0]:
-                best = (val, w, it)
-            elif it - best[2] >= patience:
-                break
-        if float(np.abs(g).max()) < 1e-5 or step < 1e-8:
-            break
-    if validation is None:
-        return w, history, float("nan")
-    # Keep the history up to the kept iterate, so the curves end where the head is.
-    kept = best[2] + 1
-    history = {key: values[:kept] for key, values in history.items()}
-    return best[1], history, best[0]
+    result = minimize(
+        objective,
+        w0,
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": max_iter, "gtol": 1e-6},
+    )
+    return result.x
 
 
 def _fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """The temperature minimising validation log-loss (golden-section on log T)."""
+    """The temperature minimising validation log-loss (bounded search on log T)."""
+    from scipy.optimize import minimize_scalar
+
     logits = logits.astype(np.float64)
-    lo, hi = np.log(0.05), np.log(20.0)
-    ratio = (np.sqrt(5) - 1) / 2
-    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-    fa, fb = _nll(logits / np.exp(a), y), _nll(logits / np.exp(b), y)
-    for _ in range(60):
-        if fa < fb:
-            hi, b, fb = b, a, fa
-            a = hi - ratio * (hi - lo)
-            fa = _nll(logits / np.exp(a), y)
-        else:
-            lo, a, fa = a, b, fb
-            b = lo + ratio * (hi - lo)
-            fb = _nll(logits / np.exp(b), y)
-    return float(np.exp((lo + hi) / 2))
+    result = minimize_scalar(
+        lambda log_t: _nll(logits / np.exp(log_t), y),
+        bounds=(np.log(0.05), np.log(20.0)),
+        method="bounded",
+        options={"xatol": 1e-6},
+    )
+    return float(np.exp(result.x))
 
 
 def trained_head(
@@ -331,44 +293,17 @@ def trained_head(
     data = checks.feature_splits(features, n_classes, ("train", "validation"))
     trainer = trainer or HeadTrainer()
     key = (
-        f"head-v2-{splits.profile.backbone}-{splits.fingerprint}-{trainer.l2}-"
-        f"{trainer.max_iter}-{trainer.patience}-{trainer.calibrate}"
+        f"head-v3-{splits.profile.backbone}-{splits.fingerprint}-{trainer.l2}-"
+        f"{trainer.max_iter}-{trainer.calibrate}"
     )
     fitted: list[Head] = []
 
     def fit():
         fitted.append(trainer.fit(*data["train"], n_classes, data["validation"]))
-        return _to_arrays(fitted[0])
+        return fitted[0].arrays()
 
     arrays = cached_arrays(cache_dir("heads") / f"{key}.npz", key, fit)
-    return fitted[0] if fitted else _from_arrays(arrays)
-
-
-def _to_arrays(head: Head) -> dict[str, np.ndarray]:
-    arrays = head.arrays()
-    for name, values in head.history.items():
-        arrays[f"history_{name}"] = np.asarray(values)
-    arrays["l2_grid"] = np.array(list(head.l2_scores))
-    arrays["l2_scores"] = np.array(list(head.l2_scores.values()))
-    return arrays
-
-
-def _from_arrays(a: dict[str, np.ndarray]) -> Head:
-    history = {
-        name[len("history_") :]: a[name].tolist()
-        for name in a
-        if name.startswith("history_")
-    }
-    return Head(
-        a["mean"],
-        a["scale"],
-        a["weights"],
-        a["bias"],
-        float(a["temperature"]),
-        float(a["l2"]),
-        history,
-        dict(zip(a["l2_grid"].tolist(), a["l2_scores"].tolist())),
-    )
+    return fitted[0] if fitted else Head.from_arrays(arrays)
 
 
 def predict_proba(model, x, batch_size: int = 256) -> np.ndarray:
