@@ -3,10 +3,10 @@
 Light on import: TensorFlow is loaded only by ``alwidgets.data`` and
 ``alwidgets.backbones``, ``features`` and ``heads``, which notebooks import
 when they need them. Importing ``alwidgets`` before TensorFlow also hides
-TensorFlow's start-up log lines (see :func:`config.quiet_tensorflow_startup`).
+TensorFlow's start-up log lines (see :mod:`alwidgets.quiet_tf`).
 """
 
-from . import config
+from . import quiet_tf
 from .annotate import ImageAnnotator
 from .config import cache_dir, check_network, get_profile, set_profile
 from .criteria import entropy, least_confidence, select, smallest_margin
@@ -28,4 +28,4 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
-config.quiet_tensorflow_startup()  # none of the imports above loads TensorFlow
+quiet_tf.quiet_tensorflow_startup()  # none of the imports above loads TensorFlow
