@@ -42,6 +42,8 @@ __all__ = [
     "Report",
     "available_memory",
     "versions",
+    "pins",
+    "model_location",
     "profile_items",
     "memory_item",
     "cache_item",
@@ -137,7 +139,7 @@ class Report:
         )
 
 
-def _pins() -> dict[str, str]:
+def pins() -> dict[str, str]:
     """``{package: version}`` that this installation of ``alwidgets`` pins."""
     from packaging.requirements import Requirement
 
@@ -165,7 +167,7 @@ def versions(in_colab: bool | None = None) -> list[Item]:
             Item("Python", PROBLEM, python, "the tutorial needs Python 3.11 or newer.")
         )
     missing, other = [], []
-    for name, pinned in _pins().items():
+    for name, pinned in pins().items():
         try:
             installed = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -195,7 +197,7 @@ def versions(in_colab: bool | None = None) -> list[Item]:
             )
         )
     else:
-        items.append(Item("packages", OK, f"the {len(_pins())} tested versions"))
+        items.append(Item("packages", OK, f"the {len(pins())} tested versions"))
     return items
 
 
@@ -220,7 +222,7 @@ def _tfds_folder() -> Path:
     ).expanduser()
 
 
-def _model_folder() -> tuple[str, Path]:
+def model_location() -> tuple[str, Path]:
     """The iNaturalist model's handle and the folder where it is (or will be)."""
     handle = config.inaturalist_handle()
     return handle, config.model_folder(handle)
@@ -320,7 +322,7 @@ def profile_items(
                     go_offline,
                 )
             )
-    handle, folder = _model_folder()
+    handle, folder = model_location()
     if (folder / "saved_model.pb").exists():
         items.append(Item("model", OK, f"iNaturalist InceptionV3 is here ({folder})"))
     elif os.path.isdir(handle) or "://" not in handle:
@@ -457,35 +459,6 @@ def run(profile: str | None = None, probe: Callable[..., None] | None = None) ->
     return Report(name, tuple(items), time.perf_counter() - start)
 
 
-_ESM = """
-function render({ model, el }) {
-  const button = document.createElement("button");
-  button.textContent = "Click me";
-  button.style.cssText = "font-size:1.1em;padding:4px 14px;cursor:pointer";
-  const line = document.createElement("span");
-  line.style.marginLeft = "12px";
-  const show = () => {
-    const clicks = model.get("clicks");
-    const answer = model.get("answer");
-    line.textContent = answer || "The widget renders: now click the button.";
-    line.style.color = answer ? "#1a7f37" : "inherit";
-    line.style.fontWeight = answer ? "bold" : "normal";
-    button.textContent = clicks ? "Click again" : "Click me";
-  };
-  button.addEventListener("click", () => {
-    model.set("clicks", model.get("clicks") + 1);
-    model.save_changes();
-  });
-  model.on("change:answer", show);
-  model.on("change:clicks", show);
-  show();
-  el.classList.add("alwidgets-setup-check");
-  el.append(button, line);
-}
-export default { render };
-"""
-
-
 def widget_check():
     """A button that proves widgets work: it appears only where the front end
     renders anywidget and ipywidgets 8, and its click goes to Python, which
@@ -495,7 +468,7 @@ def widget_check():
     import traitlets
 
     class WidgetCheck(anywidget.AnyWidget):
-        _esm = _ESM
+        _esm = Path(__file__).parent / "static" / "setup_check.js"
         clicks = traitlets.Int(0).tag(sync=True)
         answer = traitlets.Unicode("").tag(sync=True)
 

@@ -62,7 +62,7 @@ def test_offline_profile_needs_no_download(places):
 def test_full_profile_with_everything_here_probes_nothing(places):
     (places / "tfds" / "tf_flowers" / "3.0.1").mkdir(parents=True)
     (places / "tfds" / "tf_flowers" / "3.0.1" / "dataset_info.json").write_text("{}")
-    _, folder = setup_check._model_folder()
+    _, folder = setup_check.model_location()
     folder.mkdir(parents=True)
     (folder / "saved_model.pb").write_bytes(b"")
     items = setup_check.profile_items("full", probe=_never)
@@ -106,7 +106,7 @@ def test_the_model_folder_is_where_backbones_puts_it(places):
     """setup_check and backbones share one rule (config.model_folder, no TensorFlow)."""
     from alwidgets import backbones
 
-    handle, folder = setup_check._model_folder()
+    handle, folder = setup_check.model_location()
     assert handle == backbones.INATURALIST_HANDLE
     folder.mkdir(parents=True)
     (folder / "saved_model.pb").write_bytes(b"")
@@ -166,10 +166,10 @@ def test_memory_unknown_is_a_note_and_arguments_are_checked(tmp_path):
 
 def test_versions_missing_is_a_problem_other_is_a_note(monkeypatch):
     assert [i.status for i in setup_check.versions()] == [OK, OK]
-    monkeypatch.setattr(setup_check, "_pins", lambda: {"numpy": "0.0.1"})
+    monkeypatch.setattr(setup_check, "pins", lambda: {"numpy": "0.0.1"})
     item = setup_check.versions(in_colab=True)[1]
     assert item.status == NOTE and "Colab's own versions: numpy" in item.found
-    monkeypatch.setattr(setup_check, "_pins", lambda: {"no-such-package-i14": "1"})
+    monkeypatch.setattr(setup_check, "pins", lambda: {"no-such-package-i14": "1"})
     item = setup_check.versions()[1]
     assert item.status == PROBLEM and "no-such-package-i14" in item.found
 
@@ -179,8 +179,8 @@ def test_pins_are_the_projects_runtime_pins():
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     names = {dep.split("==")[0].strip() for dep in project["dependencies"]}
-    assert set(setup_check._pins()) <= names
-    assert {"keras", "numpy", "ipywidgets", "anywidget"} <= set(setup_check._pins())
+    assert set(setup_check.pins()) <= names
+    assert {"keras", "numpy", "ipywidgets", "anywidget"} <= set(setup_check.pins())
 
 
 def test_an_unwritable_cache_is_a_problem(monkeypatch):
@@ -197,7 +197,10 @@ def test_run_here_is_ready_on_the_offline_profile(places):
     assert report.ready, str(report)
     assert report.verdict.startswith("READY: the offline profile")
     assert report.seconds < 60
-    assert report.verdict in str(report) and "READY" in report._repr_html_()
+    from IPython.core.formatters import DisplayFormatter
+
+    shown, _ = DisplayFormatter().format(report)  # what Jupyter shows
+    assert report.verdict in str(report) and "READY" in shown["text/html"]
     assert repr(report) == str(report)
 
 
