@@ -78,6 +78,10 @@ class CriteriaPlayground(widgets.VBox):
     showed (give or take the browser's rounding) is an echo, not a new drag.
     """
 
+    #: The sliders (one per class) and the HTML view of the scores, as the front end sees them.
+    sliders: list
+    view: widgets.HTML
+
     def __init__(self, class_names=None, probs=None) -> None:
         if class_names is None:
             class_names = [f"class {i}" for i in range(5)]
@@ -98,7 +102,7 @@ class CriteriaPlayground(widgets.VBox):
         k = len(class_names)
         self._probs = np.full(k, 1.0 / k)
         self._shown = shown_values(self._probs)
-        self._sliders = [
+        self.sliders = [
             widgets.FloatSlider(
                 value=float(v),
                 min=0.0,
@@ -113,14 +117,14 @@ class CriteriaPlayground(widgets.VBox):
         ]
         self._updating = False
         self.n_updates = 0  # how many times the row changed (tests watch this)
-        for i, slider in enumerate(self._sliders):
+        for i, slider in enumerate(self.sliders):
             slider.observe(lambda change, i=i: self._on_slide(i, change), "value")
-        self._view = widgets.HTML()
+        self.view = widgets.HTML()
         super().__init__(
             [
                 widgets.HTML("<b>Class probabilities</b> (the row always sums to 1)"),
-                *self._sliders,
-                self._view,
+                *self.sliders,
+                self.view,
             ]
         )
         self.add_class("alwidgets-playground")
@@ -179,7 +183,7 @@ class CriteriaPlayground(widgets.VBox):
         self.n_updates += 1
         self._updating = True
         try:
-            for i, (slider, value) in enumerate(zip(self._sliders, self._shown)):
+            for i, (slider, value) in enumerate(zip(self.sliders, self._shown)):
                 if i != dragged and abs(slider.value - value) >= STEP / 2:
                     slider.value = float(value)
         finally:
@@ -194,7 +198,7 @@ class CriteriaPlayground(widgets.VBox):
             "entropy": float(np.log(k)),
         }
         rows = [_bar(n, v, maxima[n], "#d95f02") for n, v in self.scores.items()]
-        self._view.value = (
+        self.view.value = (
             "<b>Uncertainty scores</b> (bar = share of the largest possible value)"
             + "".join(rows)
         )

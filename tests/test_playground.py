@@ -11,20 +11,20 @@ def test_scores_follow_set_probs():
     pg.set_probs(row)
     assert pg.scores["smallest margin"] == pytest.approx(smallest_margin([row])[0])
     assert pg.scores["entropy"] == pytest.approx(entropy([row])[0])
-    assert "0.990" in pg._view.value  # the rendered view shows the new margin score
+    assert "0.990" in pg.view.value  # the rendered view shows the new margin score
 
 
 def test_moving_a_slider_keeps_the_row_normalised():
     pg = CriteriaPlayground(list("abcde"), probs=[0.4, 0.3, 0.1, 0.1, 0.1])
-    pg._sliders[0].value = 0.8  # what the front-end does when a learner drags
+    pg.sliders[0].value = 0.8  # what the front-end does when a learner drags
     p = pg.probs
     assert p.sum() == pytest.approx(1.0)
     assert p[0] == pytest.approx(0.8)
     # the others keep their proportions 3:1:1:1
     np.testing.assert_allclose(p[1:] / p[1:].sum(), [0.5, 1 / 6, 1 / 6, 1 / 6])
     assert pg.scores["least confidence"] == pytest.approx(least_confidence([p])[0])
-    pg._sliders[0].value = 1.0
-    pg._sliders[0].value = 0.5  # the others were all 0: they share the rest evenly
+    pg.sliders[0].value = 1.0
+    pg.sliders[0].value = 0.5  # the others were all 0: they share the rest evenly
     np.testing.assert_allclose(pg.probs, [0.5, 0.125, 0.125, 0.125, 0.125])
 
 
@@ -50,7 +50,7 @@ def _browser_echo(pg, rounds=50):
     it took to go quiet."""
     for r in range(rounds):
         changed = False
-        for slider in pg._sliders:
+        for slider in pg.sliders:
             snapped = round(slider.value / slider.step) * slider.step
             if snapped != slider.value:
                 slider.value = snapped
@@ -61,7 +61,7 @@ def _browser_echo(pg, rounds=50):
 
 
 def _check_shown(pg):
-    shown = np.array([s.value for s in pg._sliders])
+    shown = np.array([s.value for s in pg.sliders])
     assert round(shown.sum(), 6) == 1.0  # what is shown sums to 1
     assert np.all(np.abs(shown - pg.probs) <= 0.01 + 1e-9)  # and is probs, rounded
     np.testing.assert_allclose(shown, pg.shown, atol=1e-9)
@@ -71,7 +71,7 @@ def test_a_drag_settles_after_one_update():
     """Defect 1: 4-decimal values in 0.01-step sliders echoed back for ever."""
     pg = CriteriaPlayground(list("abcde"), probs=[0.4, 0.3, 0.1, 0.1, 0.1])
     for value in (0.57, 0.23, 0.9, 0.0, 1.0, 0.33):
-        pg._sliders[1].value = value  # the learner drags
+        pg.sliders[1].value = value  # the learner drags
         updates = pg.n_updates
         probs = pg.probs
         assert _browser_echo(pg) <= 1
