@@ -24,14 +24,58 @@ def test_same_data_same_head_and_it_learns():
     assert a.l2 in heads.L2_GRID and a.l2 == min(a.l2_scores, key=a.l2_scores.get)
 
 
-def test_early_stopping_keeps_the_best_validation_iterate():
-    train, val = _blobs(60, 0, d=40, spread=3), _blobs(100, 1, d=40, spread=3)
-    head = HeadTrainer(l2=1e-6, calibrate=False).fit(*train, 3, val)
-    val_loss = head.history["val_loss"]
-    assert val_loss[-1] == min(val_loss)
-    assert len(head.history["loss"]) == len(val_loss) < 300
-    probs = head.predict_proba(val[0])
-    assert heads.log_loss(probs, val[1]) == pytest.approx(val_loss[-1], rel=1e-4)
+def test_fixed_strength_is_the_optimum_logistic_regression_finds():
+    """Fitted to convergence: the same minimiser as scikit-learn's, with C = 1 / (n l2)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = _blobs(150, 0, d=12, spread=2.5)
+    test = _blobs(200, 1, d=12, spread=2.5)[0]
+    for l2 in (0.1, 0.001):
+        ours = HeadTrainer(l2=l2).fit(x, y, 3)  # no validation: no temperature
+        assert ours.temperature == 1.0 and ours.l2 == l2 and ours.l2_scores == {}
+        scaler = StandardScaler().fit(x.astype(np.float64))
+        lr = LogisticRegression(C=1 / (l2 * len(x)), tol=1e-10, max_iter=10_000)
+        lr.fit(scaler.transform(x), y)
+        np.testing.assert_allclose(
+            ours.predict_proba(test),
+            lr.predict_proba(scaler.transform(test)),
+            atol=1e-4,
+        )
+
+
+def test_a_feature_constant_in_the_labelled_set_cannot_blow_up():
+    """Zero variance in the labelled images -> scale 1 (not 1e-6), whatever the pool holds."""
+    train, val, test = _blobs(60, 0), _blobs(100, 1), _blobs(300, 2)
+
+    def with_column(xy, values):
+        return np.column_stack([xy[0], values]).astype(np.float32), xy[1]
+
+    rng = np.random.default_rng(3)
+    plain = HeadTrainer().fit(*train, 3, val)
+    widened = HeadTrainer().fit(
+        *with_column(train, np.full(60, 0.3)),  # constant here...
+        3,
+        with_column(val, rng.normal(0, 5, 100)),  # ...but not elsewhere
+    )
+    assert widened.scale[-1] == 1.0 and widened.mean[-1] == pytest.approx(0.3)
+    x_wide = with_column(test, rng.normal(0, 5, 300))[0]
+    p = widened.predict_proba(x_wide)
+    assert np.isfinite(p).all() and np.abs(widened.logits(x_wide)).max() < 50
+    agree = (p.argmax(1) == plain.predict_proba(test[0]).argmax(1)).mean()
+    assert agree > 0.98  # the new column carried no information and changes nothing
+
+
+def test_a_missing_class_gets_low_probability_and_two_classes_work():
+    x, y = _blobs(120, 0)
+    keep = y != 2  # class 2 never labelled yet
+    head = HeadTrainer().fit(x[keep], y[keep], 3, (x[keep], y[keep]))
+    assert head.predict_proba(x).argmax(1).max() < 2
+    assert head.predict_proba(x)[:, 2].max() < 0.05
+    binary = HeadTrainer().fit(
+        x[keep], (y[keep] == 1).astype(int), 2, (x, y.clip(0, 1))
+    )
+    assert binary.predict_proba(x).shape == (120, 2)
 
 
 def test_temperature_calibrates_without_changing_predictions():
@@ -159,7 +203,7 @@ def test_trained_head_is_cached(tmp_path, monkeypatch):
     assert fits == []  # loaded, not trained
     x = features["test"][0]
     np.testing.assert_array_equal(first.predict_proba(x), second.predict_proba(x))
-    assert second.history == first.history and second.l2 == first.l2
+    assert second.l2_scores == first.l2_scores and second.l2 == first.l2
     path = next((tmp_path / "heads").glob("*.npz"))
     path.write_bytes(b"not a zip")
     with pytest.warns(UserWarning, match="unreadable"):
