@@ -43,6 +43,7 @@ __all__ = [
     "FORMAT",
     "Features",
     "embed",
+    "index_for",
     "read_features",
     "prepare_folder",
     "shard_name",
@@ -81,7 +82,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def _index_for(images: ImageList, backbone: str, shard_size: int) -> dict:
+def index_for(images: ImageList, backbone: str, shard_size: int) -> dict:
+    """What ``index.json`` records for embedding ``images`` with ``backbone``."""
     from .backbones import BACKBONES, weights_digest  # noqa: PLC0415 (TensorFlow)
 
     return {
@@ -262,7 +264,7 @@ def embed(
     batch_size = integer("batch_size", batch_size, 1)
     shard_size = integer("shard_size", shard_size, 1)
     threads = integer("threads", threads or min(4, os.cpu_count() or 1), 1)
-    index = _index_for(images, backbone, shard_size)
+    index = index_for(images, backbone, shard_size)
     folder = prepare_folder(folder, images, index)
     done = set(shards_done(folder))
     n_shards = -(-len(images) // shard_size)
@@ -359,7 +361,8 @@ def read_features(folder: str | os.PathLike) -> Features:
     names = index["class_names"]
     all_labels = np.array([names.index(r[2]) if r[2] else -1 for r in rows], np.int64)
     ids = np.concatenate([s["ids"] for s in shards])
-    features = np.concatenate([s["features"] for s in shards])
+    # A shard of bad files only may hold a (0, 0) array: leave it out.
+    features = np.concatenate([s["features"] for s in shards if len(s["features"])])
     bad_ids = np.concatenate([s["bad_ids"] for s in shards])
     reasons = np.concatenate([s["bad_reasons"] for s in shards]).tolist()
     return Features(

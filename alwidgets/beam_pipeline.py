@@ -1,0 +1,437 @@
+"""The embedding and the selection as an Apache Beam pipeline (``pip install alwidgets[scale]``).
+
+The same steps as :func:`alwidgets.embed.embed`, on any Beam runner::
+
+    paths.csv ─ ReadFromText ─ decode and resize ─┬─ RunInference(backbone) ─┬─ shards
+                (the match)    (load_image)       └─ bad files ──────────────┘   │
+                                                   features ─ score ─ Top.Of(budget) ─ selection.json
+
+* **the match**: the driver lists the images once (:func:`~alwidgets.images_in.find_images`)
+  into the output folder's ``paths.csv``, so an image has the same id on every
+  runner and in the in-process path; the workers read that file in parallel;
+* **decode and resize**: :func:`~alwidgets.images_in.load_image`, the same
+  function as in-process, through Beam's ``FileSystems`` (local paths, ``gs://``...);
+* **RunInference** with :class:`BackboneModelHandler`, whose ``load_model``
+  builds the backbone with :func:`alwidgets.backbones.get_backbone` once per
+  worker: Beam's own TensorFlow handler loads with ``tf.keras.models.load_model``,
+  which Keras 3 refuses for a TF-Hub SavedModel (apache/beam#30616);
+* **shards** keyed by ``id // shard_size`` and written by
+  :func:`alwidgets.embed.write_shard`: the same files as in-process, read with
+  :func:`alwidgets.embed.read_features`. Shards already complete are skipped (resume);
+* **Top**: ``beam.combiners.Top.Of(budget)`` over the scores of the current head
+  (:mod:`alwidgets.criteria`), ties to the lower id, as :func:`alwidgets.criteria.select`.
+
+Locally::
+
+    python -m alwidgets.beam_pipeline IMAGES OUT --backbone tiny_offline \\
+        --runner=DirectRunner --direct_running_mode=multi_processing --direct_num_workers=2
+
+Elsewhere, by pipeline options only, e.g. Dataflow (OUT on a file system every
+worker sees; the package shipped with ``--setup_file`` or ``--requirements_file``)::
+
+    python -m alwidgets.beam_pipeline gs://bucket/images.csv /shared/out \\
+        --runner=DataflowRunner --project=P --region=europe-west1 \\
+        --temp_location=gs://bucket/tmp --requirements_file=requirements.txt
+
+(Flink: ``--runner=FlinkRunner --flink_master=host:8081``; Spark:
+``--runner=SparkRunner --spark_master_url=spark://host:7077``.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class _Quiet(logging.Filter):
+    """Beam warns at import that Google Cloud's optional clients are missing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "apitools not found" not in record.getMessage()
+
+
+_quiet = _Quiet()
+logging.getLogger().addFilter(_quiet)
+try:
+    import apache_beam as beam
+finally:
+    logging.getLogger().removeFilter(_quiet)
+# ruff: noqa: E402 (apache_beam first, with its import warning filtered)
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.ml.inference.base import (
+    KeyedModelHandler,
+    ModelHandler,
+    PredictionResult,
+    RunInference,
+)
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from . import checks
+from .embed import read_features, shards_done, write_shard
+from .images_in import ImageList, find_images, load_image
+
+__all__ = [
+    "BackboneModelHandler",
+    "build_pipeline",
+    "run",
+    "select",
+    "local_options",
+    "SELECTION",
+]
+
+#: The file the Top step writes into the output folder.
+SELECTION = "selection.json"
+
+
+class BackboneModelHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
+    """RunInference's handler for an ``alwidgets`` backbone: uint8 images in, features out.
+
+    ``load_model`` builds the backbone by name (our loading: Keras applications,
+    the offline CNN, or a TF-Hub SavedModel adopted by
+    :class:`~alwidgets.backbones.HubBackbone`), once per worker process, and
+    compiles the forward pass like the in-process path. ``threads`` caps
+    TensorFlow's thread pools in each worker (one per worker on a machine
+    running as many workers as cores).
+    """
+
+    def __init__(self, backbone: str, batch_size: int = 64, threads: int | None = 1):
+        super().__init__()
+        if not isinstance(backbone, str):
+            raise TypeError(f"backbone must be a name, got {type(backbone).__name__}")
+        self.backbone = backbone
+        self.batch_size = checks.integer("batch_size", batch_size, 1)
+        self.threads = (
+            None if threads is None else checks.integer("threads", threads, 1)
+        )
+
+    def load_model(self):
+        import tensorflow as tf
+
+        from .backbones import BACKBONES, get_backbone
+
+        if self.threads is not None:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(self.threads)
+                tf.config.threading.set_inter_op_parallelism_threads(self.threads)
+            except RuntimeError:  # TensorFlow already started in this process
+                pass
+        size = BACKBONES[self.backbone].image_size
+        model = get_backbone(self.backbone)
+        spec = tf.TensorSpec([None, size, size, 3], tf.uint8)
+        return tf.function(
+            lambda x: model(tf.cast(x, tf.float32) / 255.0, training=False),
+            input_signature=[spec],
+        )
+
+    def run_inference(self, batch, model, inference_args=None):
+        out = model(np.stack(batch)).numpy().astype(np.float32)
+        # The images are not kept in the results: the features are all we need.
+        return [PredictionResult(None, row) for row in out]
+
+    def get_num_bytes(self, batch) -> int:
+        return sum(a.nbytes for a in batch)
+
+    def batch_elements_kwargs(self) -> dict:
+        return {"min_batch_size": 1, "max_batch_size": self.batch_size}
+
+
+class _Decode(beam.DoFn):
+    """``(id, path)`` -> ``(id, uint8 image)``, or ``(id, reason)`` on the ``bad`` output."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def process(self, element):
+        i, path = element
+        array, reason = load_image(path, self.size, opener=FileSystems.open)
+        if reason is None:
+            yield i, array
+        else:
+            yield beam.pvalue.TaggedOutput("bad", (i, reason))
+
+
+def _parse(line: str) -> tuple[int, str]:
+    (row,) = csv.reader([line])
+    return int(row[0]), row[1]
+
+
+def _first(pair):
+    return pair[0]
+
+
+def _write(folder: str, shard_size: int):
+    def write(keyed):
+        shard, records = keyed
+        records = list(records)
+        good = sorted(((r[1], r[2]) for r in records if r[0] == "f"), key=_first)
+        bad = sorted(((r[1], r[2]) for r in records if r[0] == "b"), key=_first)
+        # A shard of bad files only: no row, and read_features leaves it out.
+        features = np.stack([f for _, f in good]) if good else np.zeros((0, 0))
+        write_shard(
+            folder,
+            shard,
+            [i for i, _ in good],
+            features,
+            [i for i, _ in bad],
+            [r for _, r in bad],
+        )
+        return shard
+
+    return write
+
+
+def _shard_rows(readable):
+    """``(id, features)`` rows of one shard file (a ``fileio`` readable file)."""
+    import io
+
+    with np.load(io.BytesIO(readable.read()), allow_pickle=False) as z:
+        yield from zip(z["ids"].tolist(), z["features"])
+
+
+def _scorer(head, criterion: str, exclude: frozenset):
+    from .criteria import CRITERIA
+
+    score = CRITERIA[criterion]
+
+    def rows(keyed):
+        i, features = keyed
+        if i not in exclude:
+            # Top.Of keeps the largest: highest score first, then the lowest id.
+            yield float(score(head.predict_proba(features[None, :]))[0]), -i
+
+    return rows
+
+
+def build_pipeline(
+    p: beam.Pipeline,
+    folder: str,
+    index: dict,
+    done: set[int],
+    batch_size: int = 64,
+    threads: int | None = 1,
+):
+    """Add the embedding steps to pipeline ``p`` for an output folder prepared by
+    :func:`alwidgets.embed.prepare_folder`; ``done``: shards to skip."""
+    size, shard_size = index["image_size"], index["shard_size"]
+    lines = p | "match (paths.csv)" >> beam.io.ReadFromText(
+        os.path.join(folder, "paths.csv"), skip_header_lines=1
+    )
+    todo = (
+        lines
+        | "parse" >> beam.Map(_parse)
+        | "skip finished shards"
+        >> beam.Filter(lambda e: e[0] // shard_size not in done)
+    )
+    decoded = todo | "decode and resize" >> beam.ParDo(_Decode(size)).with_outputs(
+        "bad", main="good"
+    )
+    handler = KeyedModelHandler(
+        BackboneModelHandler(index["backbone"], batch_size, threads)
+    )
+    features = (
+        decoded.good
+        | "RunInference" >> RunInference(handler)
+        | "features" >> beam.MapTuple(lambda i, result: (i, result.inference))
+    )
+    good = features | "key good" >> beam.MapTuple(
+        lambda i, f: (i // shard_size, ("f", i, f))
+    )
+    bad = decoded.bad | "key bad" >> beam.MapTuple(
+        lambda i, r: (i // shard_size, ("b", i, r))
+    )
+    (
+        (good, bad)
+        | "together" >> beam.Flatten()
+        | "by shard" >> beam.GroupByKey()
+        | "write shards" >> beam.Map(_write(folder, shard_size))
+    )
+    return p
+
+
+def local_options(workers: int = 2) -> list[str]:
+    """Pipeline arguments for the DirectRunner with ``workers`` processes."""
+    workers = checks.integer("workers", workers, 1)
+    return [
+        "--runner=DirectRunner",
+        "--direct_running_mode=multi_processing",
+        f"--direct_num_workers={workers}",
+    ]
+
+
+def run(
+    source,
+    folder: str | os.PathLike,
+    backbone: str | None = None,
+    batch_size: int = 64,
+    shard_size: int = 1024,
+    pipeline_args: list[str] | None = None,
+    threads: int | None = 1,
+) -> dict:
+    """Embed ``source`` into ``folder`` on Beam (resuming a started folder).
+
+    ``pipeline_args``: Beam's options (default: :func:`local_options`, 2
+    workers). Returns ``{"features": Features, "seconds": the pipeline's wall
+    time, "embedded": images this run decoded}``.
+    """
+    from .backbones import BACKBONES, default_backbone
+    from .embed import index_for, prepare_folder
+
+    images = source if isinstance(source, ImageList) else find_images(source)
+    backbone = default_backbone() if backbone is None else backbone
+    checks.choice("backbone", backbone, list(BACKBONES))
+    shard_size = checks.integer("shard_size", shard_size, 1)
+    pipeline_args = _check_args(pipeline_args)
+    index = index_for(images, backbone, shard_size)
+    prepare_folder(folder, images, index)
+    done = set(shards_done(folder))
+    n_shards = -(-len(images) // shard_size)
+    embedded = len(images) - sum(
+        min(shard_size, len(images) - k * shard_size) for k in done
+    )
+    started = time.perf_counter()
+    if len(done) < n_shards:
+        with beam.Pipeline(options=PipelineOptions(pipeline_args)) as p:
+            build_pipeline(p, str(folder), index, done, batch_size, threads)
+    seconds = time.perf_counter() - started
+    return {"features": read_features(folder), "seconds": seconds, "embedded": embedded}
+
+
+def _check_args(pipeline_args) -> list[str]:
+    if pipeline_args is None:
+        return local_options(2)
+    if isinstance(pipeline_args, str) or not isinstance(pipeline_args, list):
+        raise TypeError(
+            "pipeline_args must be a list of strings, e.g. ['--runner=DirectRunner']"
+        )
+    return pipeline_args
+
+
+def select(
+    folder: str | os.PathLike,
+    head,
+    budget: int,
+    criterion: str = "least_confidence",
+    exclude=(),
+    pipeline_args: list[str] | None = None,
+) -> list[int]:
+    """The ids of the ``budget`` most uncertain images under ``head``, on Beam.
+
+    Matches the folder's shard files (``fileio.MatchFiles``), scores every
+    feature row with ``criterion`` and keeps the top ``budget`` with
+    ``beam.combiners.Top.Of`` (highest score first, ties to the lower id, as
+    :func:`alwidgets.criteria.select`). ``exclude``: ids already labelled.
+    Also written to ``folder/selection.json``.
+    """
+    from apache_beam.io import fileio
+
+    from .criteria import CRITERIA
+    from .heads import Head
+
+    if not isinstance(head, Head):
+        raise TypeError(f"head must be an alwidgets.heads.Head, got {type(head)}")
+    checks.choice("criterion", criterion, list(CRITERIA))
+    budget = checks.integer("budget", budget, 1)
+    pipeline_args = _check_args(pipeline_args)
+    features = read_features(folder)  # refuses an unfinished folder
+    exclude = frozenset(int(i) for i in exclude)
+    if budget > len(features) - len(exclude & set(features.ids.tolist())):
+        raise ValueError(f"budget ({budget}) is more than the unlabelled images")
+    out = Path(folder) / SELECTION
+    out.unlink(missing_ok=True)
+
+    def save(top):
+        ids = [-negative for _, negative in top]
+        out.write_text(json.dumps({"criterion": criterion, "ids": ids}))
+
+    with beam.Pipeline(options=PipelineOptions(pipeline_args)) as p:
+        (
+            p
+            | "match shards"
+            >> fileio.MatchFiles(os.path.join(str(folder), "shard-*.npz"))
+            | "read" >> fileio.ReadMatches()
+            | "rows" >> beam.FlatMap(_shard_rows)
+            | "score" >> beam.FlatMap(_scorer(head, criterion, exclude))
+            | "Top" >> beam.combiners.Top.Of(budget)
+            | "save" >> beam.Map(save)
+        )
+    return json.loads(out.read_text())["ids"]
+
+
+def _load_head(path: str):
+    from .heads import Head
+
+    with np.load(path) as a:
+        return Head(
+            a["mean"],
+            a["scale"],
+            a["weights"],
+            a["bias"],
+            float(a["temperature"]),
+            float(a["l2"]),
+            {},
+            {},
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Embed a folder (or CSV) of images on Apache Beam; other --options go to Beam."
+    )
+    parser.add_argument("source", help="a folder of images, a CSV with a 'path' column")
+    parser.add_argument("out", help="the output folder (shards, index, selection)")
+    parser.add_argument("--backbone", default=None)
+    parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--shard_size", type=int, default=1024)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="TensorFlow threads per worker"
+    )
+    parser.add_argument(
+        "--head", default=None, help="a head saved with np.savez(**head.arrays())"
+    )
+    parser.add_argument("--budget", type=int, default=0)
+    parser.add_argument("--criterion", default="least_confidence")
+    args, beam_args = parser.parse_known_args(argv)
+    beam_args = beam_args or local_options(2)
+    result = run(
+        args.source,
+        args.out,
+        args.backbone,
+        args.batch_size,
+        args.shard_size,
+        beam_args,
+        args.threads,
+    )
+    selection = None
+    if args.head:
+        selection = select(
+            args.out,
+            _load_head(args.head),
+            args.budget,
+            args.criterion,
+            pipeline_args=beam_args,
+        )
+    features = result["features"]
+    print(
+        json.dumps(
+            {
+                "images": len(features) + len(features.bad),
+                "embedded": len(features),
+                "bad": len(features.bad),
+                "seconds": round(result["seconds"], 2),
+                "selection": selection,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
