@@ -1,10 +1,14 @@
 """Self-checking exercises: run the learner's answer on hidden cases, explain a miss.
 
-Each check prints one short verdict and returns ``True`` or ``False``. When the
-answer is wrong, or raises, the learner gets the case it failed on and a hint,
-never a traceback. Asking for a check that does not exist, or passing something
-that is not an answer (not a function, not a probability row), raises
-``TypeError``/``ValueError`` naming the argument, like the rest of ``alwidgets``.
+Each check prints one short verdict and returns ``True`` or ``False``. Whatever the
+learner hands in — a list, a tuple or a numpy array, a function that raises or
+returns ``None``, a dict with a missing key — the check answers with ``✗``, what it
+found and a hint about that mistake, never a traceback. Every correct answer passes:
+lists and arrays alike, ties in any order, equivalent formulas.
+
+Only the arguments the notebook itself passes (a criterion's name, the sizes, the
+budget) are validated the library's way: ``TypeError`` for the type, ``ValueError``
+for the value, naming the argument.
 
 No TensorFlow is imported here.
 """
@@ -23,21 +27,140 @@ __all__ = [
     "check_disagreement",
     "check_new_criterion",
     "check_slices",
+    "check_pool_size",
     "check_selection",
     "check_retrain",
     "check_min_overlap",
     "check_loop",
+    "check_finals",
+    "check_queue",
+    "check_sharpened",
+    "check_two_stage",
     "hidden_cases",
 ]
 
-#: How close the learner's scores must be to ``alwidgets.criteria``'s.
-TOLERANCE = 1e-6
+#: How close the learner's scores must be to ``alwidgets.criteria``'s. Loose enough
+#: for ``np.log(p + 1e-6)`` in the entropy, far tighter than any wrong formula.
+TOLERANCE = 1e-4
+
+#: How close a learner's accuracy must be to the library's (float32 arithmetic is fine).
+ACCURACY_TOLERANCE = 1e-6
 
 _FORMULAS = {
     "least_confidence": "1 - p1, with p1 = p.max(axis=1)",
     "smallest_margin": "1 - (p1 - p2), p1 and p2 the two largest of each row",
     "entropy": "-(p * ln p).sum(axis=1), counting 0 * ln 0 as 0",
 }
+
+
+# -- shared helpers -------------------------------------------------------------------
+
+
+def _fail(what: str, hint: str) -> bool:
+    print(f"✗ {what}\n  Hint: {hint}")
+    return False
+
+
+def _is_placeholder(value) -> bool:
+    return value is None or value is Ellipsis
+
+
+_PLACEHOLDER = (
+    "nothing is computed yet: replace the `...` under '# Write your code here.' "
+    "with your code (a function needs a `return` line)."
+)
+
+
+def _numbers(value, what: str) -> np.ndarray | str:
+    """``value`` (list, tuple, array, scalar) as a float array, or why it is not one."""
+    if _is_placeholder(value):
+        return f"{what} is {value!r}: {_PLACEHOLDER}"
+    if isinstance(value, (str, bytes, dict, set)):
+        return f"{what} is a {type(value).__name__}; numbers are expected"
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        return f"{what} could not be read as numbers ({exc})"
+    return arr
+
+
+def _positions(value, what: str, size: int) -> np.ndarray | str:
+    """``value`` as a 1-D int array of positions in ``range(size)``, or why not.
+
+    Lists, tuples, arrays of any integer dtype, floats that are whole numbers and a
+    boolean mask of length ``size`` are all accepted.
+    """
+    if _is_placeholder(value):
+        return f"{what} is {value!r}: {_PLACEHOLDER}"
+    if isinstance(value, (str, bytes, dict)):
+        return f"{what} is a {type(value).__name__}, not a list of positions"
+    if isinstance(value, set):
+        value = sorted(value)
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        return f"{what} could not be read as positions ({exc})"
+    if arr.dtype == object:
+        return f"{what} mixes several kinds of values; give a list of positions"
+    arr = arr.reshape(-1)
+    if arr.dtype == bool:
+        if len(arr) != size:
+            return f"{what} is a mask of {len(arr)} booleans for {size} images"
+        return np.flatnonzero(arr).astype(np.int64)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    if (
+        arr.dtype.kind == "f"
+        and np.all(np.isfinite(arr))
+        and np.all(arr == np.round(arr))
+    ):
+        return arr.astype(np.int64)
+    return (
+        f"{what} holds {arr.dtype} values such as {arr[:3].round(3).tolist()}, not "
+        "positions: select the positions (np.argsort or select give them), not the "
+        "scores themselves"
+    )
+
+
+def _exception_hint(exc: BaseException, formula: str) -> str:
+    """A hint about the learner's mistake behind the exception ``exc``."""
+    text = str(exc)
+    if isinstance(exc, NameError):
+        return (
+            f"{text}: use only the function's argument (p) and numpy, or run the "
+            "cell that defines that name first."
+        )
+    if type(exc).__name__ == "AxisError":
+        return (
+            "a table of probabilities has two axes: axis=0 runs over the samples "
+            f"(rows), axis=1 over the classes. The formula is {formula}."
+        )
+    if isinstance(exc, IndexError):
+        return (
+            "an index is out of range: after np.sort(p, axis=1) the favourite is "
+            f"[:, -1] and the runner-up [:, -2]. The formula is {formula}."
+        )
+    if "NoneType" in text:
+        return (
+            "something in your function is None: a helper without a `return`, or a "
+            "placeholder `...` left in."
+        )
+    if isinstance(exc, (TypeError, AttributeError)) and "list" in text:
+        return (
+            "work on the numpy table as a whole (p.max(axis=1), np.sort(p, axis=1)) "
+            f"rather than on Python lists. The formula is {formula}."
+        )
+    return f"work on the whole table at once; the formula is {formula}."
+
+
+def _same_order(a: np.ndarray, b: np.ndarray, tol: float = 1e-9) -> bool:
+    """Whether ``a`` and ``b`` order every pair of entries alike (ties included)."""
+    da = np.sign(np.round((a[:, None] - a[None, :]) / tol))
+    db = np.sign(np.round((b[:, None] - b[None, :]) / tol))
+    return bool(np.array_equal(da, db))
+
+
+# -- notebook 1: the three criteria ------------------------------------------------------
 
 
 def hidden_cases() -> list[tuple[str, np.ndarray]]:
@@ -77,7 +200,23 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=0, atol=TOLERANCE))
 
 
-def _hint(name: str, probs: np.ndarray, got: np.ndarray, want: np.ndarray) -> str:
+def _orders_like(fn, name: str) -> bool:
+    """Whether ``fn`` ranks every hidden case's rows like criterion ``name``."""
+    for _, probs in hidden_cases():
+        try:
+            with np.errstate(all="ignore"):
+                got = np.asarray(fn(probs.copy()), dtype=np.float64).reshape(-1)
+        except Exception:
+            return False
+        want = CRITERIA[name](probs)
+        if got.shape != want.shape or not _same_order(got, want):
+            return False
+    return True
+
+
+def _hint(
+    name: str, probs: np.ndarray, got: np.ndarray, want: np.ndarray, fn=None
+) -> str:
     """The most likely mistake behind ``got`` (same shape as ``want``)."""
     if np.isnan(got).any():
         if name == "entropy":
@@ -102,8 +241,14 @@ def _hint(name: str, probs: np.ndarray, got: np.ndarray, want: np.ndarray) -> st
         for base, label in ((2.0, "np.log2"), (10.0, "np.log10")):
             if _close(got, want / np.log(base)):
                 return f"you used {label}; the criterion uses the natural log, np.log."
-    for other, fn in CRITERIA.items():
-        if other != name and _close(got, fn(probs)):
+        k = probs.shape[1]
+        if _close(got, want / np.log(k)):
+            return (
+                f"you divided by ln K (ln {k} here): that is the normalised entropy; "
+                "the criterion is the plain sum -(p * ln p).sum(axis=1)."
+            )
+    for other, reference in CRITERIA.items():
+        if other != name and _close(got, reference(probs)):
             return f"these are the scores of {other}, not {name}."
     if name == "smallest_margin":
         top = np.sort(probs, axis=1)
@@ -119,18 +264,46 @@ def _hint(name: str, probs: np.ndarray, got: np.ndarray, want: np.ndarray) -> st
                 "p2 is the second *largest* probability, np.sort(p, axis=1)[:, -2], "
                 "not the second smallest."
             )
+    if len(want) > 1 and _same_order(got, want) and _orders_like(fn, name):
+        return (
+            "your scores put the rows in the right order, but their values differ: "
+            f"the exercise asks for the score itself, {_FORMULAS[name]}."
+        )
     return f"the formula is {_FORMULAS[name]}."
+
+
+def _shape_hint(probs: np.ndarray, got: np.ndarray) -> str:
+    n, k = probs.shape
+    if got.ndim == 0:
+        return (
+            "one number for the whole table: reduce each row over its classes only "
+            "(axis=1), which gives one score per row."
+        )
+    if got.shape == probs.shape:
+        return (
+            "one value per probability: reduce each row to one score "
+            "(.max(axis=1), .sum(axis=1), …)."
+        )
+    if got.shape == (k,):
+        return (
+            "one value per class: you reduced over the samples (axis=0); reduce over "
+            "the classes instead, axis=1."
+        )
+    return "one score per row: reduce over the classes, axis=1."
 
 
 def check_criterion(name: str, fn) -> bool:
     """Check the learner's criterion ``fn`` against ``alwidgets.criteria.<name>``.
 
     ``fn`` takes an ``(n_samples, n_classes)`` array of probabilities and returns
-    one score per row. It runs on :func:`hidden_cases` (ties, one-hot rows,
-    uniform rows, 2 to 10 classes); prints a one-line verdict, with the case and
-    a hint on a miss, and returns whether every case matched.
+    one score per row (a list, a 1-D array or an ``(n, 1)`` column). It runs on
+    :func:`hidden_cases` (ties, one-hot rows, uniform rows, 2 to 10 classes);
+    prints a one-line verdict, with the case and a hint on a miss, and returns
+    whether every case matched.
     """
     checks.choice("name", name, list(CRITERIA))
+    if _is_placeholder(fn):
+        return _fail(f"{name}: the function is {fn!r}.", _PLACEHOLDER)
     if not callable(fn):
         raise TypeError(f"fn must be a function of probs, got {type(fn).__name__}")
     reference = CRITERIA[name]
@@ -138,87 +311,35 @@ def check_criterion(name: str, fn) -> bool:
     for what, probs in cases:
         want = reference(probs)
         try:
-            got = np.asarray(fn(probs.copy()), dtype=np.float64)
+            with np.errstate(all="ignore"):
+                raw = fn(probs.copy())
         except Exception as exc:  # the learner's bug: report it, don't dump it
-            print(
-                f"✗ {name}: your function raised {type(exc).__name__} on "
-                f"{what}: {exc}\n  Hint: work on the whole table at once; "
-                f"the formula is {_FORMULAS[name]}."
+            return _fail(
+                f"{name}: your function raised {type(exc).__name__} on {what}: {exc}",
+                _exception_hint(exc, _FORMULAS[name]),
             )
-            return False
+        if _is_placeholder(raw):
+            return _fail(f"{name}: your function returned {raw!r}.", _PLACEHOLDER)
+        got = _numbers(raw, "its result")
+        if isinstance(got, str):
+            return _fail(f"{name}: on {what}, {got}.", "return one number per row.")
+        if got.shape == (len(want), 1):
+            got = got[:, 0]  # a column of the right scores is a right answer
         if got.shape != want.shape:
-            print(
-                f"✗ {name}: on {what} (shape {probs.shape}) your function returned "
-                f"shape {got.shape}, expected {want.shape}.\n  Hint: one score "
-                "per row: reduce over the classes, axis=1."
+            return _fail(
+                f"{name}: on {what} (shape {probs.shape}) your function returned "
+                f"shape {got.shape}, expected {want.shape}.",
+                _shape_hint(probs, got),
             )
-            return False
         if not _close(got, want):
             row = int(np.argmax(~np.isclose(got, want, rtol=0, atol=TOLERANCE)))
-            print(
-                f"✗ {name}: wrong on {what}: row {np.round(probs[row], 3).tolist()} "
-                f"should score {want[row]:.4f}, yours scores {got[row]:.4f}.\n"
-                f"  Hint: {_hint(name, probs, got, want)}"
+            return _fail(
+                f"{name}: wrong on {what}: row {np.round(probs[row], 3).tolist()} "
+                f"should score {want[row]:.4f}, yours scores {got[row]:.4f}.",
+                _hint(name, probs, got, want, fn),
             )
-            return False
     print(f"✓ {name}: right on all {len(cases)} hidden cases.")
     return True
-
-
-def check_disagreement(
-    first,
-    second,
-    first_criterion: str = "smallest_margin",
-    second_criterion: str = "entropy",
-) -> bool:
-    """Check that ``first_criterion`` prefers row ``first``, ``second_criterion`` row ``second``.
-
-    "Prefers" means a strictly higher uncertainty score. Prints the scores and a
-    hint when a criterion prefers the wrong row; returns whether both hold.
-    """
-    checks.choice("first_criterion", first_criterion, list(CRITERIA))
-    checks.choice("second_criterion", second_criterion, list(CRITERIA))
-    if first_criterion == second_criterion:
-        raise ValueError(
-            f"first_criterion and second_criterion are both {first_criterion!r}: "
-            "one criterion cannot prefer both rows"
-        )
-    rows = []
-    for label, row in (("first", first), ("second", second)):
-        if isinstance(row, (str, bytes)) or not hasattr(row, "__len__"):
-            raise TypeError(
-                f"{label} must be a row of probabilities (a list or 1-D array), "
-                f"got {type(row).__name__}"
-            )
-        if np.ndim(row) != 1:
-            raise ValueError(
-                f"{label} must be one row of probabilities, got shape {np.shape(row)}"
-            )
-        rows.append(row)
-    if len(rows[0]) != len(rows[1]):
-        raise ValueError(
-            f"first has {len(rows[0])} classes and second {len(rows[1])}: "
-            "give both rows over the same classes"
-        )
-    try:
-        pair = check_probs(rows)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"first (row 0) and second (row 1): {exc}") from None
-    ok = True
-    for criterion, want, other in (
-        (first_criterion, 0, 1),
-        (second_criterion, 1, 0),
-    ):
-        scores = CRITERIA[criterion](pair)
-        verdict = "✓" if scores[want] > scores[other] else "✗"
-        print(
-            f"{verdict} {criterion}: first {scores[0]:.3f}, second {scores[1]:.3f}"
-            f" (should prefer the {('first', 'second')[want]})"
-        )
-        if verdict == "✗":
-            ok = False
-            print(f"  Hint: {_DISAGREE_HINTS[criterion][want]}")
-    return ok
 
 
 _DISAGREE_HINTS = {
@@ -238,36 +359,157 @@ _DISAGREE_HINTS = {
 }
 
 
-def _fail(what: str, hint: str) -> bool:
-    print(f"✗ {what}\n  Hint: {hint}")
-    return False
+def _probability_row(row, label: str) -> np.ndarray | str:
+    """``row`` as one row of probabilities, or what is wrong with it."""
+    arr = _numbers(row, label)
+    if isinstance(arr, str):
+        return arr
+    if arr.ndim == 0:
+        return f"{label} is one number, {arr.item():g}: a row has one probability per class"
+    if arr.ndim == 2 and 1 in arr.shape:
+        arr = arr.reshape(-1)  # [[...]] or a column: still one row
+    if arr.ndim != 1:
+        return (
+            f"{label} has shape {arr.shape}: give one row, a flat list of "
+            "probabilities such as [0.5, 0.2, 0.1, 0.1, 0.1]"
+        )
+    if len(arr) < 2:
+        return f"{label} has {len(arr)} value: a row has one probability per class"
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        return f"{label} = {arr.tolist()}: probabilities are between 0 and 1"
+    total = arr.sum()
+    if abs(total - 100) < 0.5:
+        return f"{label} sums to {total:g}: probabilities, not percent (divide by 100)"
+    if abs(total - 1) > 1e-3:
+        return (
+            f"{label} sums to {total:.4g}: the probabilities of one row sum to 1; "
+            "change one of them"
+        )
+    return arr
+
+
+def check_disagreement(
+    first,
+    second,
+    first_criterion: str = "smallest_margin",
+    second_criterion: str = "entropy",
+) -> bool:
+    """Check that ``first_criterion`` prefers row ``first``, ``second_criterion`` row ``second``.
+
+    The rows may be lists, tuples or arrays over the same classes, each summing to
+    1. "Prefers" means a strictly higher uncertainty score (a tie does not count).
+    Prints the scores and a hint when a criterion prefers the wrong row; returns
+    whether both hold.
+    """
+    checks.choice("first_criterion", first_criterion, list(CRITERIA))
+    checks.choice("second_criterion", second_criterion, list(CRITERIA))
+    if first_criterion == second_criterion:
+        raise ValueError(
+            f"first_criterion and second_criterion are both {first_criterion!r}: "
+            "one criterion cannot prefer both rows"
+        )
+    rows = []
+    for label, row in (("the first row", first), ("the second row", second)):
+        arr = _probability_row(row, label)
+        if isinstance(arr, str):
+            return _fail(f"{arr}.", "write each row as a list such as [0.5, 0.2, …].")
+        rows.append(arr)
+    if len(rows[0]) != len(rows[1]):
+        return _fail(
+            f"the first row has {len(rows[0])} classes and the second {len(rows[1])}.",
+            "give both rows over the same classes (5 in this exercise).",
+        )
+    pair = check_probs(rows)
+    ok = True
+    for criterion, want, other in (
+        (first_criterion, 0, 1),
+        (second_criterion, 1, 0),
+    ):
+        scores = CRITERIA[criterion](pair)
+        tie = abs(scores[want] - scores[other]) < 1e-12
+        verdict = "✓" if scores[want] > scores[other] and not tie else "✗"
+        print(
+            f"{verdict} {criterion}: first {scores[0]:.3f}, second {scores[1]:.3f}"
+            f" (should prefer the {('first', 'second')[want]})"
+        )
+        if verdict == "✗":
+            ok = False
+            if tie:
+                print(
+                    "  Hint: the two rows tie on this criterion; one must score "
+                    f"strictly higher: {_DISAGREE_HINTS[criterion][want]}"
+                )
+            else:
+                print(f"  Hint: {_DISAGREE_HINTS[criterion][want]}")
+    return ok
+
+
+# -- notebook 4: a criterion of your own --------------------------------------------------
 
 
 def _scores_of(fn, probs, what):
-    """The learner's criterion on ``probs``: a float array, or the error it raised."""
+    """The learner's criterion on ``probs``: a float array, or what went wrong."""
     try:
-        got = np.asarray(fn(probs.copy()), dtype=np.float64)
+        with np.errstate(all="ignore"):
+            raw = fn(probs.copy())
     except Exception as exc:
-        return f"your function raised {type(exc).__name__} on {what}: {exc}"
+        return (
+            f"your function raised {type(exc).__name__} on {what}: {exc}. "
+            + _exception_hint(exc, "any function of p, one score per row")
+        )
+    if _is_placeholder(raw):
+        return f"your function returned {raw!r}: {_PLACEHOLDER}"
+    got = _numbers(raw, "its result")
+    if isinstance(got, str):
+        return got
+    if got.shape == (len(probs), 1):
+        got = got[:, 0]
     if got.shape != (len(probs),):
         return (
             f"on {what} (shape {probs.shape}) your function returned shape "
             f"{got.shape}: one score per row, reduce over the classes (axis=1)"
         )
     if not np.all(np.isfinite(got)):
-        return f"on {what} your scores contain NaN or inf"
+        return (
+            f"on {what} your scores contain NaN or inf: a log or a division meets "
+            "a probability of 0 (np.where(p > 0, p, 1.0) avoids ln 0)"
+        )
     return got
+
+
+def _uniform_hint(got: np.ndarray, table: np.ndarray, k: int) -> str:
+    """Why the uniform row (row 0 of ``table``) is not the highest score."""
+    flipped = -got
+    if (
+        flipped[0] >= flipped.max() - TOLERANCE
+        and flipped[1] <= flipped.min() + TOLERANCE
+    ):
+        return "higher must mean more uncertain: the sign is flipped."
+    if len(np.unique(np.round(got, 9))) <= k + 1:
+        return (
+            f"your criterion counts or thresholds. With {k} classes every probability "
+            f"of the uniform row is exactly 1/{k} = {1 / k:.4g}, so a strict `>` at "
+            "that value leaves them all out. Use `>=`, or compare with the row's "
+            "favourite (e.g. p >= p1 / 2), which works for any number of classes."
+        )
+    return (
+        f"the uniform row (every class 1/{k}: the model knows nothing) must score "
+        "at least as high as every other row."
+    )
 
 
 def check_new_criterion(fn) -> bool:
     """Check that ``fn`` (probabilities -> one score per row) is a usable criterion.
 
     A criterion of your own must behave like an uncertainty score: the uniform
-    row (the model knows nothing) scores highest, a one-hot row (the model is
-    sure) lowest, the order of the classes does not matter, and it does not give
-    every row the same score. Prints which of the three classic criteria ranks the
-    rows most like yours; returns whether every property holds.
+    row (the model knows nothing) scores highest (ties allowed), a one-hot row (the
+    model is sure) lowest, the order of the classes does not matter, and it does not
+    give every row the same score. It is tried with 2, 5 and 10 classes. Prints which
+    of the three classic criteria ranks the rows most like yours; returns whether
+    every property holds.
     """
+    if _is_placeholder(fn):
+        return _fail(f"my_criterion is {fn!r}.", _PLACEHOLDER)
     if not callable(fn):
         raise TypeError(f"fn must be a function of probs, got {type(fn).__name__}")
     rng = np.random.default_rng(7)
@@ -277,6 +519,18 @@ def check_new_criterion(fn) -> bool:
         got = _scores_of(fn, table, f"200 random rows over {k} classes")
         if isinstance(got, str):
             return _fail("your criterion cannot score a table.", got)
+        orders = (table[:, ::-1], table[:, rng.permutation(k)])
+        shuffled = [_scores_of(fn, t, "shuffled classes") for t in orders]
+        if any(
+            isinstance(other, str) or not np.allclose(other, got, atol=1e-9)
+            for other in shuffled
+        ):
+            return _fail(
+                f"with {k} classes the scores change when the classes are listed in "
+                "another order.",
+                "use the sorted probabilities (np.sort(p, axis=1)) or the row's "
+                "max, never a column by position.",
+            )
         if np.ptp(got) < TOLERANCE:
             return _fail(
                 f"with {k} classes every row gets the same score.",
@@ -285,22 +539,15 @@ def check_new_criterion(fn) -> bool:
         if got[0] < got.max() - TOLERANCE:
             worst = table[int(np.argmax(got))]
             return _fail(
-                f"with {k} classes the uniform row is not the most uncertain: "
-                f"{np.round(worst, 3).tolist()} scores higher.",
-                "higher must mean more uncertain; is the sign flipped?",
+                f"with {k} classes the uniform row scores {got[0]:.4g}, below "
+                f"{np.round(worst, 3).tolist()} ({got.max():.4g}).",
+                _uniform_hint(got, table, k),
             )
         if got[1] > got.min() + TOLERANCE:
             return _fail(
                 f"with {k} classes a one-hot row (the model is sure) is not the "
                 "least uncertain.",
                 "a sure prediction must get the lowest score.",
-            )
-        shuffled = _scores_of(fn, table[:, rng.permutation(k)], "shuffled classes")
-        if isinstance(shuffled, str) or not np.allclose(shuffled, got, atol=1e-9):
-            return _fail(
-                "the scores change when the classes are listed in another order.",
-                "use the sorted probabilities (np.sort(p, axis=1)), never a "
-                "column by position.",
             )
     ranks = got[2:].argsort().argsort()
     similar = {
@@ -321,49 +568,93 @@ def check_new_criterion(fn) -> bool:
     return True
 
 
-_SLICE = re.compile(r"^train\[(\d*):(\d*)\]$")
+# -- notebook 2: the split -----------------------------------------------------------------
+
+_SLICE = re.compile(r"^train\[(-?\d*):(-?\d*)\]$")
+_PARTS = ("train", "validation", "test", "pool")
+
+
+def _slice_range(text, total: int) -> tuple[int, int] | str:
+    """``(start, stop)`` of a TFDS slice string of ``train``, or what is wrong."""
+    if not isinstance(text, str):
+        return (
+            f"{text!r} is a {type(text).__name__}; each part is a string such as "
+            "'train[:1000]'"
+        )
+    compact = text.replace(" ", "")
+    if "%" in compact:
+        return (
+            f"{text!r} counts in percent; count images instead ('train[:1000]'): "
+            "the sizes here are not whole percentages of the split"
+        )
+    if compact == "train":
+        return f"{text!r} is the whole split; give the slice of this part"
+    match = _SLICE.match(compact)
+    if not match:
+        if re.match(r"^\w+\[", compact):
+            return (
+                f"{text!r}: tf_flowers has one split, 'train'; every part is a slice "
+                "of it, 'train[start:stop]'"
+            )
+        return f"{text!r} is not a slice; TFDS writes 'train[start:stop]'"
+    a, b = match.groups()
+    start = int(a) if a else 0
+    stop = int(b) if b else total
+    start = start + total if start < 0 else start
+    stop = stop + total if stop < 0 else stop
+    return min(max(start, 0), total), min(max(stop, 0), total)
 
 
 def check_slices(slices, sizes: dict[str, int], total: int) -> bool:
     """Check TFDS slice strings for consecutive train/validation/test parts + pool.
 
-    ``slices``: the learner's dict, e.g. ``{"train": "train[:1000]", ...}`` with the
-    keys ``train``, ``validation``, ``test`` and ``pool``; ``sizes``: the wanted
-    sizes of the first three; ``total``: the number of examples in ``train``.
+    ``slices``: the learner's dict with exactly the keys ``"train"``,
+    ``"validation"``, ``"test"`` and ``"pool"``, each a slice string of tf_flowers'
+    one split, e.g. ``{"train": "train[:1000]", ...}`` (``"train[0:1000]"``,
+    spaces and negative indices are fine); ``sizes``: the wanted sizes of the first
+    three; ``total``: the number of examples in ``train``.
     """
-    if not isinstance(slices, dict):
-        raise TypeError(f"slices must be a dict of split -> string, got {slices!r}")
     if not isinstance(sizes, dict) or set(sizes) != {"train", "validation", "test"}:
         raise ValueError(f"sizes must give train, validation and test, got {sizes!r}")
     total = checks.integer("total", total, 1)
-    parts = ("train", "validation", "test", "pool")
-    if set(slices) != set(parts):
-        return _fail(
-            f"the keys are {sorted(slices)}.",
-            f"give exactly these four: {', '.join(parts)}.",
+    shape = (
+        "a dict with the keys 'train', 'validation', 'test' and 'pool', each a "
+        "string: {'train': 'train[:1000]', ...}"
+    )
+    if _is_placeholder(slices):
+        return _fail(f"the slices are {slices!r}.", f"{_PLACEHOLDER} Write {shape}.")
+    if not isinstance(slices, dict):
+        return _fail(f"the slices are a {type(slices).__name__}.", f"write {shape}.")
+    keys = set(slices)
+    if keys != set(_PARTS):
+        missing = [p for p in _PARTS if p not in keys]
+        extra = sorted(map(str, keys - set(_PARTS)))
+        said = (f"missing {missing}" if missing else "") + (
+            ("; " if missing and extra else "")
+            + (f"unexpected {extra}" if extra else "")
         )
+        hint = f"give exactly these four keys: {', '.join(_PARTS)}."
+        if any(k in keys for k in ("unlabelled", "unlabeled", "rest")):
+            hint = "the unlabelled part is called 'pool'; " + hint
+        return _fail(f"the keys: {said}.", hint)
     ranges = {}
-    for name in parts:
-        match = _SLICE.match(str(slices[name]).replace(" ", ""))
-        if not match:
-            return _fail(
-                f"{name}: {slices[name]!r} is not a slice of tf_flowers' split.",
-                "TFDS writes slices as 'train[start:stop]' (either may be empty).",
-            )
-        a, b = match.groups()
-        start, stop = int(a or 0), min(int(b) if b else total, total)
-        ranges[name] = (start, stop)
+    for name in _PARTS:
+        found = _slice_range(slices[name], total)
+        if isinstance(found, str):
+            return _fail(f"{name}: {found}.", "e.g. 'train[1000:1500]'.")
+        ranges[name] = found
     wanted = dict(sizes, pool=total - sum(sizes.values()))
-    for name in parts:
+    for name in _PARTS:
         start, stop = ranges[name]
         if stop - start != wanted[name]:
             return _fail(
                 f"{name}: {slices[name]} holds {max(stop - start, 0)} images, "
                 f"not {wanted[name]}.",
-                "a slice [a:b] holds b - a images; the pool is everything left.",
+                "a slice [a:b] holds b - a images; the pool is everything left "
+                f"of the {total}.",
             )
     position = 0
-    for name in parts:
+    for name in _PARTS:
         start, stop = ranges[name]
         if start != position:
             later = "overlaps" if start < position else "leaves a gap after"
@@ -373,37 +664,92 @@ def check_slices(slices, sizes: dict[str, int], total: int) -> bool:
                 "overlaps train would measure memory, not generalisation.",
             )
         position = stop
-    print("✓ four consecutive parts, no overlap, the right sizes.")
+    print(
+        "✓ four consecutive parts, no overlap, the right sizes "
+        f"(the pool: {wanted['pool']} images)."
+    )
     return True
 
 
+def check_pool_size(answer, sizes: dict[str, int], total: int) -> bool:
+    """Check the learner's number of pool images left by ``sizes`` out of ``total``."""
+    if not isinstance(sizes, dict) or set(sizes) != {"train", "validation", "test"}:
+        raise ValueError(f"sizes must give train, validation and test, got {sizes!r}")
+    total = checks.integer("total", total, 1)
+    want = total - sum(sizes.values())
+    value = _numbers(answer, "my_pool_size")
+    if isinstance(value, str):
+        return _fail(f"{value}.", "write the number of pool images, e.g. 1234.")
+    if value.size != 1:
+        return _fail(
+            f"my_pool_size has {value.size} values.", "one number: the pool's size."
+        )
+    value = float(value.reshape(-1)[0])
+    if value == want:
+        print(f"✓ the pool holds {want} images.")
+        return True
+    if value == total - 2500:
+        hint = "that is the article's pool; with these sizes the parts before it end elsewhere."
+    elif 0 < value < 1:
+        hint = "a number of images, not a share of the split."
+    else:
+        hint = (
+            f"the pool is everything after the test set: {total} minus train, "
+            "validation and test."
+        )
+    return _fail(f"{answer!r} is not the size of the pool.", hint)
+
+
+# -- notebook 4: the selection ----------------------------------------------------------------
+
+
 def check_selection(
-    selection, probs, budget: int, criterion: str = "least_confidence"
+    selection,
+    probs,
+    budget: int,
+    criterion: str = "least_confidence",
+    *,
+    mistakes: dict | None = None,
 ) -> bool:
     """Check the learner's selection against ``select(criterion(probs), budget)``.
 
-    ``selection``: pool positions (rows of ``probs``). The order does not matter;
-    images whose score ties with the last one selected may be swapped.
+    ``selection``: pool positions (rows of ``probs``) as a list, tuple, array or a
+    boolean mask. The order does not matter; images whose score ties with the last
+    one selected may be swapped. ``mistakes`` optionally maps a hint to a
+    probability table that a typical slip would have used instead of ``probs``
+    (e.g. the calibrated probabilities): a selection that matches it gets that hint.
     """
     checks.choice("criterion", criterion, list(CRITERIA))
     probs = check_probs(probs)
     budget = checks.integer("budget", budget, 0, len(probs))
     scores = CRITERIA[criterion](probs)
-    mine = np.asarray(selection).reshape(-1)
-    if mine.dtype.kind not in "iu":
+    mine = _positions(selection, "your selection", len(probs))
+    if isinstance(mine, str):
         return _fail(
-            f"your selection holds {mine.dtype} values, not positions in the pool.",
-            "select positions (np.argsort gives them), not the scores themselves.",
+            f"{mine}.",
+            f"score every pool image with {criterion}, then keep the top `budget` positions.",
+        )
+    n_classes = probs.shape[1]
+    if len(mine) and len(np.unique(mine)) < len(mine) and mine.max() < n_classes:
+        return _fail(
+            "your selection repeats a few small numbers: they look like class indices.",
+            "argmax gives each image's predicted class; the selection is positions "
+            "of images: np.argsort(-scores)[:budget] or select(scores, budget).",
         )
     if len(mine) != budget:
         return _fail(
             f"you selected {len(mine)} images for a budget of {budget}.",
             "keep exactly the budget: the first `budget` of the ranking.",
         )
-    if len(np.unique(mine)) != len(mine) or mine.min() < 0 or mine.max() >= len(probs):
+    if len(mine) and (mine.min() < 0 or mine.max() >= len(probs)):
         return _fail(
-            "your selection repeats an image or points outside the pool.",
-            f"positions go from 0 to {len(probs) - 1}, each once.",
+            "your selection points outside the pool.",
+            f"positions go from 0 to {len(probs) - 1}.",
+        )
+    if len(np.unique(mine)) != len(mine):
+        return _fail(
+            "your selection holds an image twice.",
+            "each position once: the first `budget` of one ranking.",
         )
     want = select(scores, budget)
     if set(mine.tolist()) == set(want.tolist()) or np.array_equal(
@@ -411,12 +757,31 @@ def check_selection(
     ):
         print(f"✓ the same {budget} images as alwidgets' select({criterion}).")
         return True
-    if set(mine.tolist()) == set(np.argsort(scores, kind="stable")[:budget].tolist()):
+    if np.array_equal(
+        np.sort(scores[mine]),
+        np.sort(scores[np.argsort(scores, kind="stable")[:budget]]),
+    ):
         return _fail(
             "you selected the images the model is MOST sure about.",
             "higher scores mean more uncertain: sort in decreasing order "
             "(np.argsort(-scores)).",
         )
+    for hint, other in (mistakes or {}).items():
+        other_scores = CRITERIA[criterion](check_probs(other))
+        theirs = select(other_scores, budget)
+        if np.array_equal(np.sort(other_scores[mine]), np.sort(other_scores[theirs])):
+            return _fail("your selection comes from other probabilities.", hint)
+    for other, fn in CRITERIA.items():
+        if other != criterion:
+            other_scores = fn(probs)
+            if np.array_equal(
+                np.sort(other_scores[mine]),
+                np.sort(other_scores[select(other_scores, budget)]),
+            ):
+                return _fail(
+                    f"that is the selection of {other}, not {criterion}.",
+                    f"score with {criterion}: {_FORMULAS[criterion]}.",
+                )
     return _fail(
         f"{len(set(mine.tolist()) - set(want.tolist()))} of your {budget} images "
         f"are not among the {budget} most uncertain.",
@@ -424,10 +789,97 @@ def check_selection(
     )
 
 
-def _test_probs(head, x) -> np.ndarray:
-    if not hasattr(head, "predict_proba"):
+# -- notebook 3: temperature and the two stages --------------------------------------------------
+
+
+def check_sharpened(probs, head, x, temperature: float = 0.3) -> bool:
+    """Check ``probs``: the softmax of ``head.logits(x) / temperature``.
+
+    Accepts a list or array of shape ``(len(x), n_classes)``, e.g. from
+    ``scipy.special.softmax`` or a hand-written softmax with or without the
+    row maximum subtracted (as long as it does not overflow).
+    """
+    if not hasattr(head, "logits"):
         raise TypeError(f"head must be a fitted head, got {type(head).__name__}")
-    return np.asarray(head.predict_proba(x), dtype=np.float64)
+    temperature = checks.number("temperature", temperature, 0, np.inf)
+    z = np.asarray(head.logits(x), dtype=np.float64)
+
+    def softmax(v, axis=1):
+        e = np.exp(v - v.max(axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)
+
+    want = softmax(z / temperature)
+    got = _numbers(probs, "sharp")
+    if isinstance(got, str):
+        return _fail(f"{got}.", "compute the softmax of head.logits(x_test) / T.")
+    if got.shape != want.shape:
+        return _fail(
+            f"sharp has shape {got.shape}, expected {want.shape}.",
+            "one row of class probabilities per test image: softmax over axis=1.",
+        )
+    if np.allclose(got, want, rtol=0, atol=1e-6):
+        print("✓ the over-confident head's probabilities.")
+        return True
+    hints = [
+        (np.isnan(got).any() or np.isinf(got).any(),
+         "NaN or inf: np.exp overflowed. Subtract each row's maximum before np.exp "
+         "(it does not change the softmax)."),
+        (np.allclose(got, softmax(z * temperature), atol=1e-6),
+         f"you multiplied by T; divide the logits by T = {temperature}."),
+        (np.allclose(got, softmax(z), atol=1e-6),
+         f"that is T = 1: divide the logits by T = {temperature} before the softmax."),
+        (np.allclose(got, softmax(z / temperature, axis=0), atol=1e-6),
+         "the softmax runs over each row (axis=1, the classes), not axis=0."),
+        (hasattr(head, "predict_proba")
+         and np.allclose(got, np.asarray(head.predict_proba(x)), atol=1e-6),
+         "those are the calibrated probabilities; start from head.logits(x_test)."),
+        (not np.allclose(got.sum(axis=1), 1, atol=1e-6),
+         "each row must sum to 1: divide exp(z / T) by its row sum, after dividing "
+         "the logits (not the probabilities) by T."),
+    ]  # fmt: skip
+    for found, hint in hints:
+        if found:
+            return _fail("sharp is not the softmax of the logits divided by T.", hint)
+    return _fail(
+        "sharp is not the softmax of the logits divided by T.",
+        "exp(z / T) / sum(exp(z / T)) over each row, z = head.logits(x_test).",
+    )
+
+
+def check_two_stage(mine, theirs, n_backbone_weights: int | None = None) -> bool:
+    """Check that the learner's two-stage model ends at ``theirs``'s weights.
+
+    Both are Keras models (anything with ``get_weights()``) trained from the same
+    seed; ``theirs`` by ``backbones.train_two_stage``. On a miss, says whether the
+    backbone or the head differs, and the numbers the recipe needs.
+    """
+    if not hasattr(theirs, "get_weights"):
+        raise TypeError(f"theirs must be a Keras model, got {type(theirs).__name__}")
+    if not hasattr(mine, "get_weights"):
+        return _fail(
+            f"your model is a {type(mine).__name__}.",
+            "pass the Keras model your stage_1 and stage_2 trained.",
+        )
+    a, b = mine.get_weights(), theirs.get_weights()
+    if len(a) == len(b) and all(
+        x.shape == y.shape and np.array_equal(x, y) for x, y in zip(a, b)
+    ):
+        print("✓ your two stages end at the same weights as train_two_stage.")
+        return True
+    recipe = (
+        "stage 1: backbone.trainable = False, compile with Adam(1e-3), fit 3 epochs; "
+        "stage 2: backbone.trainable = True, compile again with Adam(1e-5), fit 2 "
+        "epochs — the loss 'sparse_categorical_crossentropy' both times."
+    )
+    if len(a) != len(b):
+        return _fail("your model has other layers.", "start from fresh_run().")
+    n = len(a) if n_backbone_weights is None else n_backbone_weights
+    backbone_same = all(np.array_equal(x, y) for x, y in zip(a[:n], b[:n]))
+    where = "the head" if backbone_same and n < len(a) else "the weights"
+    return _fail(f"{where} differ from train_two_stage's.", recipe)
+
+
+# -- notebook 5: retrain, and a budget too large -------------------------------------------------
 
 
 def check_retrain(
@@ -436,31 +888,74 @@ def check_retrain(
     """Check the learner's retrained head against ``one_round.retrain``.
 
     Both heads must give the same test probabilities: trained on the training
-    split plus the newly labelled pool images, with the same trainer.
+    split plus the newly labelled pool images, with the same trainer (the order in
+    which the two parts are stacked does not matter).
     """
     from .heads import HeadTrainer
     from .one_round import retrain
 
+    if _is_placeholder(head):
+        return _fail(f"my_head is {head!r}.", _PLACEHOLDER)
+    if not hasattr(head, "predict_proba"):
+        return _fail(
+            f"my_head is a {type(head).__name__}, not a fitted head.",
+            "my_head is what heads.HeadTrainer().fit(x, y, n_classes, validation) "
+            "returns.",
+        )
     want = retrain(features, pool_indices, pool_labels, n_classes, trainer)
     x_test = features["test"][0]
-    got = _test_probs(head, x_test)
-    if got.shape == (len(x_test), n_classes) and np.allclose(
-        got, want.predict_proba(x_test), atol=1e-8
-    ):
+    try:
+        got = np.asarray(head.predict_proba(x_test), dtype=np.float64)
+    except Exception as exc:
+        return _fail(
+            f"my_head.predict_proba raised {type(exc).__name__}: {exc}",
+            "fit the head on features of the same width as the test features.",
+        )
+    shape = (len(x_test), n_classes)
+
+    def same(other) -> bool:
+        return got.shape == shape and bool(
+            np.allclose(got, other.predict_proba(x_test), rtol=0, atol=1e-5)
+        )
+
+    if same(want):
         print("✓ your head is one_round.retrain's: the same test probabilities.")
         return True
+    trainer = trainer or HeadTrainer()
     x_train, y_train = features["train"]
-    alone = (trainer or HeadTrainer()).fit(
-        x_train, y_train, n_classes, features["validation"]
-    )
-    if got.shape == (len(x_test), n_classes) and np.allclose(
-        got, alone.predict_proba(x_test), atol=1e-8
-    ):
-        return _fail(
+    x_pool, y_pool = features["pool"]
+    idx = np.asarray(pool_indices, dtype=np.int64)
+    variants = [
+        (
+            lambda: trainer.fit(x_train, y_train, n_classes, features["validation"]),
             "your head learned from the training split only.",
             "append the new images' features and labels to the training arrays "
             "(np.concatenate) before fitting.",
-        )
+        ),
+        (
+            lambda: trainer.fit(
+                np.concatenate([x_train, x_pool[idx]]),
+                np.concatenate([y_train, np.asarray(pool_labels)]),
+                n_classes,
+            ),
+            "your head was fitted without the validation split.",
+            "pass features['validation'] as the fourth argument of fit: it chooses "
+            "the L2 strength and the temperature.",
+        ),
+        (
+            lambda: trainer.fit(
+                x_pool[idx], np.asarray(pool_labels), n_classes, features["validation"]
+            ),
+            "your head learned from the new images only.",
+            "stack the training split AND the new images (np.concatenate).",
+        ),
+    ]
+    for fit, what, hint in variants:
+        try:
+            if got.shape == shape and same(fit()):
+                return _fail(what, hint)
+        except Exception:  # a variant that cannot be fitted is not the learner's
+            continue
     return _fail(
         "your head's test probabilities differ from one_round.retrain's.",
         "train split + the new pool images (features and labels in the same order), "
@@ -474,18 +969,88 @@ def check_min_overlap(answer, pool_size: int, budget: int) -> bool:
     pool_size = checks.integer("pool_size", pool_size, 1)
     budget = checks.integer("budget", budget, 0, pool_size)
     want = max(0, 2 * budget - pool_size)
-    try:
-        ok = int(answer) == want and float(answer) == want
-    except (TypeError, ValueError):
-        ok = False
-    if ok:
+    value = _numbers(answer, "my_min_overlap")
+    if isinstance(value, str):
+        return _fail(f"{value}.", "write a formula in big and len(x_pool).")
+    if value.size != 1:
+        return _fail(
+            f"my_min_overlap has {value.size} values.",
+            "one number: the fewest images the two selections must share.",
+        )
+    value = float(value.reshape(-1)[0])
+    if value == want:
         print(f"✓ at least {want} images in common, whatever the two strategies do.")
         return True
-    return _fail(
-        f"{answer!r} is not the smallest possible overlap.",
+    hints = {
+        pool_size - budget: "that is how many images each selection leaves out.",
+        budget: "that is one selection's size; two selections may differ in part.",
+        2 * budget: "two selections together, counted twice; subtract the pool.",
+        budget / pool_size: "a number of images, not a share of the pool.",
+        -want: "the sign is flipped: 2 × budget − pool_size.",
+    }
+    hint = hints.get(
+        value,
         "two selections of `budget` images fit in a pool of `pool_size` without "
         "sharing only if 2 × budget ≤ pool_size; otherwise the excess is shared.",
     )
+    return _fail(f"{answer!r} is not the smallest possible overlap.", hint)
+
+
+# -- notebook 6: the loop ----------------------------------------------------------------------
+
+
+def _accuracy_list(values, what: str) -> np.ndarray | str:
+    arr = _numbers(values, what)
+    if isinstance(arr, str):
+        return arr
+    arr = arr.reshape(-1)
+    if len(arr) and not np.all(np.isfinite(arr)):
+        return f"{what} holds NaN or inf"
+    return arr
+
+
+def _variant_loop(features, strategy, rounds, batch, trainer, n_classes, slip):
+    """The loop with one typical slip, to recognise it in a learner's numbers."""
+    from .heads import HeadTrainer
+
+    trainer = trainer or HeadTrainer()
+    x_train, y_train = features["train"]
+    x_pool, y_pool = features["pool"]
+    x_test, y_test = features["test"]
+    fn = CRITERIA[strategy]
+    picked = np.empty(0, dtype=np.int64)
+    accs = []
+    for r in range(rounds + 1):
+        use = picked[-batch:] if slip == "batch only" and len(picked) else picked
+        x = np.concatenate([x_train, x_pool[use]])
+        y = np.concatenate([y_train, y_pool[use]])
+        head = trainer.fit(x, y, n_classes, features["validation"])
+        accs.append(float((head.predict_proba(x_test).argmax(1) == y_test).mean()))
+        if r == rounds:
+            break
+        remaining = np.setdiff1d(np.arange(len(x_pool)), picked)
+        if slip == "whole pool":
+            new = select(fn(head.predict_proba(x_pool)), batch)
+        elif slip == "unmapped":
+            new = select(fn(head.predict_proba(x_pool[remaining])), batch)
+        elif slip == "most sure":
+            new = remaining[select(-fn(head.predict_proba(x_pool[remaining])), batch)]
+        else:
+            new = remaining[select(fn(head.predict_proba(x_pool[remaining])), batch)]
+        picked = np.concatenate([picked, new])
+    return np.array(accs)
+
+
+_LOOP_SLIPS = {
+    "whole pool": "each round scores the whole pool again and re-picks images already "
+    "labelled: score only `remaining`, the images not yet picked.",
+    "unmapped": "select(...) gives positions in `remaining`, not in the pool: "
+    "index remaining with them (remaining[select(scores, batch)]).",
+    "most sure": "you picked the images the model is MOST sure about: higher scores "
+    "mean more uncertain (select keeps the highest).",
+    "batch only": "each round trains on the training split plus ALL images picked so "
+    "far, not only the latest batch.",
+}
 
 
 def check_loop(
@@ -501,8 +1066,8 @@ def check_loop(
     """Check the learner's multi-round loop against ``many_rounds.simulate``.
 
     ``accuracies``: the test accuracy after each round's training, round 0 (before
-    any pool label) included: ``rounds + 1`` numbers, starting from the whole
-    training split.
+    any pool label) included: ``rounds + 1`` fractions between 0 and 1 (a list,
+    tuple or array), starting from the whole training split.
     """
     from .many_rounds import simulate
 
@@ -510,14 +1075,34 @@ def check_loop(
         features, strategy, rounds, batch, trainer=trainer, n_classes=n_classes
     )
     want = np.array([r["test_accuracy"] for r in rows])
-    try:
-        got = np.asarray(accuracies, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        raise TypeError("accuracies must be a list of numbers") from None
-    if len(got) == rounds and np.allclose(got, want[:-1]):
+    got = _accuracy_list(accuracies, "your accuracies")
+    if isinstance(got, str):
+        return _fail(f"{got}.", "return the list of test accuracies, one per round.")
+    if len(got) == 0:
+        return _fail(
+            "your loop returned no accuracies.",
+            "the loop's body is still `...`: append each round's test accuracy.",
+        )
+    if np.all(got > 1) and np.allclose(
+        got / 100, want[: len(got)], atol=ACCURACY_TOLERANCE
+    ):
+        return _fail(
+            "your accuracies are in percent.",
+            "give fractions between 0 and 1 (drop the * 100).",
+        )
+    if len(got) == rounds and np.allclose(
+        got, want[:-1], rtol=0, atol=ACCURACY_TOLERANCE
+    ):
         return _fail(
             f"{rounds} accuracies: the last round's is missing.",
             "after the last selection, retrain once more and measure.",
+        )
+    if len(got) == rounds and np.allclose(
+        got, want[1:], rtol=0, atol=ACCURACY_TOLERANCE
+    ):
+        return _fail(
+            f"{rounds} accuracies: round 0's is missing.",
+            "measure once before any pool label (round 0), then after each round.",
         )
     if len(got) != rounds + 1:
         return _fail(
@@ -525,18 +1110,182 @@ def check_loop(
             "measure once before any pool label (round 0), then after each round: "
             "rounds + 1 numbers.",
         )
-    wrong = np.flatnonzero(~np.isclose(got, want, rtol=0, atol=1e-12))
-    if len(wrong):
-        r = int(wrong[0])
-        hint = (
-            "round 0 trains on the training split alone, measured on the test split."
-            if r == 0
-            else "each round selects from the images not yet picked (the remaining "
-            "pool), adds their oracle labels to everything picked before, and "
-            "retrains from the training split + all picked images."
-        )
+    wrong = np.flatnonzero(~np.isclose(got, want, rtol=0, atol=ACCURACY_TOLERANCE))
+    if not len(wrong):
+        print(f"✓ the same {rounds + 1} test accuracies as many_rounds.simulate.")
+        return True
+    r = int(wrong[0])
+    if r == 0:
         return _fail(
-            f"round {r}: yours {got[r]:.4f}, {strategy} loop {want[r]:.4f}.", hint
+            f"round 0: yours {got[0]:.4f}, {strategy} loop {want[0]:.4f}.",
+            "round 0 trains on the training split alone (with the validation split "
+            "passed to trainer.fit), measured on the test split.",
         )
-    print(f"✓ the same {rounds + 1} test accuracies as many_rounds.simulate.")
+    for slip, hint in _LOOP_SLIPS.items():
+        try:
+            theirs = _variant_loop(
+                features, strategy, rounds, batch, trainer, n_classes, slip
+            )
+        except Exception:
+            continue
+        if np.allclose(got, theirs, rtol=0, atol=ACCURACY_TOLERANCE):
+            return _fail(
+                f"round {r}: yours {got[r]:.4f}, {strategy} loop {want[r]:.4f}.", hint
+            )
+    return _fail(
+        f"round {r}: yours {got[r]:.4f}, {strategy} loop {want[r]:.4f}.",
+        "each round selects from the images not yet picked (the remaining pool), "
+        "adds their oracle labels to everything picked before, and retrains from "
+        "the training split + all picked images.",
+    )
+
+
+def check_finals(
+    finals,
+    features,
+    budget: int,
+    trainer=None,
+    *,
+    n_classes: int,
+    rounds=(1, 2, 5, 10),
+    strategy: str = "least_confidence",
+) -> bool:
+    """Check ``finals``: the final test accuracy when ``budget`` labels are spent in
+    ``n`` rounds of ``budget // n``, for each ``n`` in ``rounds``.
+
+    ``finals`` is a dict ``{n: accuracy}`` (keys may be ints or their strings), or a
+    list, tuple or array in the order of ``rounds``; accuracies are fractions.
+    """
+    from .many_rounds import simulate
+
+    budget = checks.integer("budget", budget, 1)
+    rounds = [checks.integer("rounds", n, 1) for n in rounds]
+    shape = "a dict {n_rounds: final accuracy} for n_rounds in " + str(tuple(rounds))
+    if _is_placeholder(finals):
+        return _fail(f"my_finals is {finals!r}.", f"{_PLACEHOLDER} Write {shape}.")
+    if isinstance(finals, dict):
+        try:
+            mine = {int(k): v for k, v in finals.items()}
+        except (TypeError, ValueError):
+            return _fail(f"the keys are {list(finals)}.", f"write {shape}.")
+        if set(mine) != set(rounds):
+            return _fail(f"the keys are {sorted(mine)}.", f"write {shape}.")
+    elif isinstance(finals, (list, tuple, np.ndarray)) and len(finals) == len(rounds):
+        mine = dict(zip(rounds, finals))
+    else:
+        return _fail(f"my_finals is a {type(finals).__name__}.", f"write {shape}.")
+    runs = {
+        n: [
+            r["test_accuracy"]
+            for r in simulate(
+                features, strategy, n, budget // n, trainer=trainer, n_classes=n_classes
+            )
+        ]
+        for n in rounds
+    }
+    for n in rounds:
+        value = _accuracy_list(mine[n], f"the value for {n} rounds")
+        if isinstance(value, str):
+            return _fail(f"{value}.", "one accuracy per number of rounds.")
+        want = runs[n]
+        if len(value) == len(want) and np.allclose(
+            value, want, atol=ACCURACY_TOLERANCE
+        ):
+            return _fail(
+                f"the value for {n} rounds is the whole list of accuracies.",
+                "keep only the final one: my_loop(...)[-1].",
+            )
+        if value.size != 1:
+            return _fail(
+                f"the value for {n} rounds has {value.size} numbers.",
+                "one accuracy: the last round's, my_loop(...)[-1].",
+            )
+        v = float(value[0])
+        if abs(v - want[-1]) <= ACCURACY_TOLERANCE:
+            continue
+        if abs(v / 100 - want[-1]) <= ACCURACY_TOLERANCE:
+            hint = "give fractions between 0 and 1, not percent."
+        elif abs(v - want[0]) <= ACCURACY_TOLERANCE and want[0] != want[-1]:
+            hint = "that is round 0 (before any pool label); the final is [-1]."
+        else:
+            hint = (
+                f"spend the budget in {n} rounds of budget // {n} = {budget // n} "
+                f"labels: my_loop(features, {n}, budget // {n})[-1]."
+            )
+        return _fail(f"{n} rounds: yours {v:.4f}, the library's {want[-1]:.4f}.", hint)
+    print(
+        "✓ the same final accuracies as many_rounds.simulate: "
+        + ", ".join(f"{n} rounds {runs[n][-1]:.1%}" for n in rounds)
+        + "."
+    )
     return True
+
+
+# -- notebook 7: the session's queue --------------------------------------------------------------
+
+
+def check_queue(queue, session, x_pool) -> bool:
+    """Check ``queue``: the session's unlabelled pool items, most uncertain first.
+
+    ``session`` is an :class:`alwidgets.session.ActiveLearningSession` (anything
+    with ``head``, ``criterion``, ``labelled()`` and ``queue``); ``x_pool`` its
+    pool features. A list, tuple or array is accepted, and items whose scores tie
+    may come in any order.
+    """
+    labelled, _ = session.labelled()
+    labelled = np.asarray(labelled, dtype=np.int64)
+    n = len(x_pool)
+    reference = np.asarray(session.queue, dtype=np.int64)
+    scores = CRITERIA[session.criterion](session.head.predict_proba(x_pool))
+    mine = _positions(queue, "my_queue", n)
+    if isinstance(mine, str):
+        return _fail(f"{mine}.", "a list of pool item numbers, most uncertain first.")
+    unlabelled = np.setdiff1d(np.arange(n), labelled)
+    if (
+        len(mine) == len(unlabelled)
+        and set(mine.tolist()) == set(range(len(unlabelled)))
+        and not np.array_equal(np.sort(unlabelled), np.arange(len(unlabelled)))
+    ):
+        return _fail(
+            "my_queue holds positions in `unlabelled`, not pool items.",
+            "map them back: unlabelled[select(scores[unlabelled], len(unlabelled))].",
+        )
+    if np.isin(mine, labelled).any():
+        k = int(np.isin(mine, labelled).sum())
+        return _fail(
+            f"my_queue holds {k} item(s) already labelled.",
+            "keep only the unlabelled items: np.setdiff1d(np.arange(len(x_pool)), "
+            "session.labelled()[0]).",
+        )
+    if len(mine) != len(reference) or set(mine.tolist()) != set(reference.tolist()):
+        return _fail(
+            f"my_queue has {len(mine)} items; the session's queue has "
+            f"{len(reference)} (every unlabelled pool item once).",
+            "rank ALL unlabelled items: select(scores[unlabelled], len(unlabelled)).",
+        )
+    if np.array_equal(scores[mine], scores[reference]):
+        print(
+            f"✓ your queue is the session's: {len(mine)} images, item "
+            f"{int(mine[0])} first."
+        )
+        return True
+    if np.array_equal(scores[mine][::-1], scores[reference]):
+        return _fail(
+            "my_queue runs from the least uncertain to the most.",
+            "most uncertain first: select keeps the highest scores first.",
+        )
+    for other, fn in CRITERIA.items():
+        if other != session.criterion:
+            alt = fn(session.head.predict_proba(x_pool))
+            if np.array_equal(alt[mine], np.sort(alt[mine])[::-1]):
+                return _fail(
+                    f"my_queue is ranked by {other}.",
+                    f"the session ranks by session.criterion = {session.criterion!r}: "
+                    "CRITERIA[session.criterion](probs).",
+                )
+    return _fail(
+        "my_queue holds the right items in another order.",
+        "score the whole pool with session.head.predict_proba(x_pool) and "
+        "CRITERIA[session.criterion], then order the unlabelled items with "
+        "select(scores[unlabelled], len(unlabelled)).",
+    )

@@ -1,7 +1,14 @@
-"""The self-checking exercises: right answers pass, typical mistakes get their hint."""
+"""The self-checking exercises: every right answer passes, every typical mistake gets
+the hint that names it, and nothing the learner hands in ends in a traceback.
+
+Each check is fed a set of *correct variants* (lists, tuples and arrays; ties in any
+order; equivalent formulas) and of typical wrong answers with the words its hint
+must contain.
+"""
 
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -25,22 +32,82 @@ RIGHT = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(RIGHT))
-def test_a_right_answer_passes(name, capsys):
-    assert exercises.check_criterion(name, RIGHT[name]) is True
+def _passes(capsys, ok, start="✓"):
     out = capsys.readouterr().out
+    assert ok is True, out
+    assert out.startswith(start) and "Traceback" not in out
+    return out
+
+
+def _fails(capsys, ok, *words):
+    out = capsys.readouterr().out
+    assert ok is False, out
+    assert out.startswith("✗") or "\n✗" in out, out
+    assert "Hint:" in out and "Traceback" not in out, out
+    for word in words:
+        assert word in out, (word, out)
+    return out
+
+
+# --- notebook 1: check_criterion ---------------------------------------------------
+
+
+def _margin_by_partition(p):
+    part = np.partition(p, -2, axis=1)
+    return 1 - (part[:, -1] - part[:, -2])
+
+
+def _entropy_loop(p):
+    out = []
+    for row in p:
+        out.append(-sum(x * np.log(x) for x in row if x > 0))
+    return out  # a list
+
+
+def _entropy_nansum(p):
+    return -np.nansum(p * np.log(p), axis=1)
+
+
+def _entropy_log_where(p):
+    logs = np.log(p, where=p > 0, out=np.zeros_like(p))
+    return -np.sum(p * logs, axis=1)
+
+
+CORRECT_CRITERIA = [
+    ("least_confidence", RIGHT["least_confidence"]),
+    ("least_confidence", lambda p: 1 - np.max(p, axis=-1)),
+    ("least_confidence", lambda p: 1 - np.sort(p, axis=1)[:, -1]),
+    ("least_confidence", lambda p: [1 - max(row) for row in p]),  # a list
+    ("least_confidence", lambda p: tuple(1 - row.max() for row in p)),  # a tuple
+    ("least_confidence", lambda p: 1 - p.max(axis=1, keepdims=True)),  # a column
+    ("least_confidence", criteria.least_confidence),
+    ("smallest_margin", RIGHT["smallest_margin"]),
+    ("smallest_margin", _margin_by_partition),
+    (
+        "smallest_margin",
+        lambda p: 1 - np.diff(np.sort(p, axis=1)[:, -2:], axis=1)[:, 0],
+    ),
+    ("smallest_margin", lambda p: 1 - p.max(1) + np.sort(p, 1)[:, -2]),
+    ("smallest_margin", criteria.smallest_margin),
+    ("entropy", RIGHT["entropy"]),
+    ("entropy", lambda p: -(p * np.log(p + 1e-12)).sum(axis=1)),
+    ("entropy", lambda p: -(p * np.log(p + 1e-6)).sum(axis=1)),
+    ("entropy", lambda p: -(p * np.log(np.clip(p, 1e-12, 1))).sum(axis=1)),
+    ("entropy", _entropy_loop),
+    ("entropy", _entropy_nansum),
+    ("entropy", _entropy_log_where),
+    ("entropy", criteria.entropy),
+]
+
+
+@pytest.mark.parametrize(
+    "name, fn",
+    CORRECT_CRITERIA,
+    ids=[f"{n}-{i}" for i, (n, _) in enumerate(CORRECT_CRITERIA)],
+)
+def test_every_right_criterion_passes(name, fn, capsys):
+    out = _passes(capsys, exercises.check_criterion(name, fn))
     assert out.startswith(f"✓ {name}: right on all")
-
-
-@pytest.mark.parametrize("name", sorted(criteria.CRITERIA))
-def test_the_library_passes_its_own_check(name, capsys):
-    assert exercises.check_criterion(name, criteria.CRITERIA[name])
-
-
-def test_an_epsilon_inside_the_log_is_accepted(capsys):
-    assert exercises.check_criterion(
-        "entropy", lambda p: -(p * np.log(p + 1e-12)).sum(axis=1)
-    )
 
 
 def _second_smallest_margin(p):
@@ -57,51 +124,72 @@ def _margin_without_ties(p):  # the largest of the *other* values: ties lost
 
 
 def _entropy_nan(p):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return -(p * np.log(p)).sum(axis=1)
+    return -(p * np.log(p)).sum(axis=1)
 
 
-WRONG = [
+def _stub(p):  # the exercise edition's body: `...`, returns None
+    ...
+
+
+def _uses_undefined(p):
+    return 1 - probs.max(axis=1)  # noqa: F821
+
+
+WRONG_CRITERIA = [
+    ("least_confidence", _stub, "`return`"),
     ("least_confidence", lambda p: p.max(axis=1), "1 - p1"),
-    ("least_confidence", lambda p: 1 - p.max(axis=0), "axis=1"),
-    ("least_confidence", lambda p: 1 - p.max(), "axis=1"),
+    ("least_confidence", lambda p: 1 - p.max(axis=0), "axis=0"),
+    ("least_confidence", lambda p: 1 - p.max(), "one number for the whole table"),
+    ("least_confidence", lambda p: 1 - p, "one value per probability"),
     ("least_confidence", lambda p: -(1 - p.max(axis=1)), "sign is flipped"),
+    ("least_confidence", lambda p: -p.max(axis=1), "right order"),
+    ("least_confidence", lambda p: 1 - p.max(axis=2), "two axes"),
+    ("least_confidence", _uses_undefined, "probs"),
     ("smallest_margin", lambda p: _top2(p)[0] - _top2(p)[1], "1 - (p1 - p2)"),
     ("smallest_margin", _second_smallest_margin, "second *largest*"),
     ("smallest_margin", _margin_without_ties, "tie for the top"),
     ("smallest_margin", lambda p: 1 - p.max(axis=1), "least_confidence"),
+    (
+        "smallest_margin",
+        lambda p: 1 - (np.sort(p)[:, -1] - np.sort(p)[:, -3]),
+        "formula",
+    ),
     ("entropy", _entropy_nan, "0 * ln 0"),
     ("entropy", lambda p: -(p * np.log2(np.where(p > 0, p, 1))).sum(1), "np.log2"),
+    ("entropy", lambda p: -(p * np.log10(np.where(p > 0, p, 1))).sum(1), "np.log10"),
+    ("entropy", lambda p: _entropy(p) / np.log(p.shape[1]), "normalised"),
     ("entropy", lambda p: -_entropy(p), "sign is flipped"),
     ("entropy", lambda p: 1 - p.max(axis=1), "least_confidence"),
     ("entropy", lambda p: p.sum(axis=1), "the formula is"),
 ]
 
 
-@pytest.mark.parametrize("name, fn, hint", WRONG, ids=[f"{n}-{h}" for n, _, h in WRONG])
+@pytest.mark.parametrize(
+    "name, fn, hint", WRONG_CRITERIA, ids=[f"{n}-{h}" for n, _, h in WRONG_CRITERIA]
+)
 def test_a_typical_mistake_fails_with_its_hint(name, fn, hint, capsys):
-    assert exercises.check_criterion(name, fn) is False
-    out = capsys.readouterr().out
+    out = _fails(capsys, exercises.check_criterion(name, fn), hint)
     assert out.startswith(f"✗ {name}")
-    assert "Hint:" in out and hint in out
-    assert "Traceback" not in out
 
 
 def test_an_answer_that_raises_is_reported_without_a_traceback(capsys):
     def broken(p):
         raise ZeroDivisionError("oops")
 
-    assert exercises.check_criterion("entropy", broken) is False
-    out = capsys.readouterr().out
-    assert "raised ZeroDivisionError" in out and "oops" in out
-    assert "Traceback" not in out
+    _fails(
+        capsys,
+        exercises.check_criterion("entropy", broken),
+        "ZeroDivisionError",
+        "oops",
+    )
+
+
+def test_a_placeholder_instead_of_a_function(capsys):
+    _fails(capsys, exercises.check_criterion("entropy", None), "`...`")
 
 
 def test_the_learners_array_is_not_the_hidden_one():
-    seen = []
-
     def mutating(p):
-        seen.append(p)
         p[:] = 0
         return 1 - p.max(axis=1)
 
@@ -126,44 +214,62 @@ def test_hidden_cases_cover_ties_one_hot_and_uniform_rows():
         ("entropy", "not a function", TypeError, "fn must be a function"),
     ],
 )
-def test_bad_input_names_the_problem(name, fn, error, words):
+def test_a_notebook_bug_names_the_problem(name, fn, error, words):
     with pytest.raises(error, match=words):
         exercises.check_criterion(name, fn)
 
 
+# --- notebook 1: check_disagreement -------------------------------------------------
+
 D = [0.49, 0.48, 0.01, 0.01, 0.01]
 E = [0.50, 0.14, 0.12, 0.12, 0.12]
 
+CORRECT_ROWS = [
+    (D, E),
+    (tuple(D), tuple(E)),
+    (np.array(D), np.array(E)),
+    ([D], np.array([E]).T),  # a 1-row table and a column are still one row each
+    ([0.5, 0.5, 0, 0, 0], [0.6, 0.1, 0.1, 0.1, 0.1]),  # a tie at the top
+    ([0.4, 0.4, 0.2, 0.0, 0.0], [0.45, 0.1375, 0.1375, 0.1375, 0.1375]),
+]
 
-def test_disagreement_right_answer(capsys):
-    assert exercises.check_disagreement(D, E) is True
-    out = capsys.readouterr().out
+
+@pytest.mark.parametrize("first, second", CORRECT_ROWS)
+def test_disagreement_right_answers(first, second, capsys):
+    out = _passes(capsys, exercises.check_disagreement(first, second))
     assert out.count("✓") == 2 and "Hint" not in out
 
 
-def test_disagreement_swapped_rows_fail_with_hints(capsys):
-    assert exercises.check_disagreement(E, D) is False
-    out = capsys.readouterr().out
-    assert out.count("✗") == 2
-    assert "two largest probabilities closer" in out
-    assert "spread the second row" in out
+WRONG_ROWS = [
+    (E, D, ["two largest probabilities closer", "spread the second row"]),
+    (D, D, ["tie", "strictly higher"]),
+    (D, "abc", ["str"]),
+    (D, 0.5, ["one number"]),
+    (D, E[:4], ["sums to 0.88"]),
+    (D, [0.5, 0.5, 0.0, 0.0], ["5 classes and the second 4"]),
+    (D, [0.5, 0.5, 0.5, 0.0, 0.0], ["sums to 1.5"]),
+    (D, [50, 14, 12, 12, 12], ["percent"]),
+    (D, [0.6, 0.5, -0.1, 0.0, 0.0], ["between 0 and 1"]),
+    (D, [[0.5, 0.5], [0.5, 0.5]], ["one row"]),
+    (None, E, ["`...`"]),
+]
+
+
+@pytest.mark.parametrize("first, second, words", WRONG_ROWS)
+def test_disagreement_wrong_answers_get_a_hint(first, second, words, capsys):
+    _fails(capsys, exercises.check_disagreement(first, second), *words)
 
 
 @pytest.mark.parametrize(
-    "first, second, kwargs, error, words",
+    "kwargs, words",
     [
-        (D, "abc", {}, TypeError, "second must be a row"),
-        (D, 0.5, {}, TypeError, "second must be a row"),
-        ([D], E, {}, ValueError, "first must be one row"),
-        (D, E[:4], {}, ValueError, "first has 5 classes and second 4"),
-        (D, [0.5, 0.5, 0.5, 0.0, 0.0], {}, ValueError, "row 1 sums to 1.5"),
-        (D, E, {"first_criterion": "entropy"}, ValueError, "both 'entropy'"),
-        (D, E, {"second_criterion": "margin"}, ValueError, "unknown"),
+        ({"first_criterion": "entropy"}, "both 'entropy'"),
+        ({"second_criterion": "margin"}, "unknown"),
     ],
 )
-def test_disagreement_bad_input(first, second, kwargs, error, words):
-    with pytest.raises(error, match=words):
-        exercises.check_disagreement(first, second, **kwargs)
+def test_disagreement_notebook_bugs_raise(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        exercises.check_disagreement(D, E, **kwargs)
 
 
 def test_importing_exercises_loads_no_tensorflow():
@@ -174,7 +280,262 @@ def test_importing_exercises_loads_no_tensorflow():
     assert out.stdout.strip() == "False"
 
 
-# --- the data-driven checks of notebooks 02 and 04-06 -------------------------------
+# --- notebook 2: check_slices, check_pool_size ---------------------------------------
+
+SIZES = {"train": 1000, "validation": 500, "test": 1000}
+RIGHT_SLICES = {
+    "train": "train[:1000]",
+    "validation": "train[1000:1500]",
+    "test": "train[1500:2500]",
+    "pool": "train[2500:]",
+}
+CORRECT_SLICES = [
+    RIGHT_SLICES,
+    {"train": "train[0:1000]", "validation": "train[1000:1500]",
+     "test": "train[1500:2500]", "pool": "train[2500:3670]"},
+    {"pool": "train[ 2500 : ]", "test": "train[1500:2500]",
+     "validation": "train[1000:1500]", "train": "train[:1000]"},
+    dict(RIGHT_SLICES, pool="train[-1170:]"),
+    dict(RIGHT_SLICES, pool="train[2500:99999]"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("slices", CORRECT_SLICES)
+def test_every_right_split_passes(slices, capsys):
+    out = _passes(capsys, exercises.check_slices(slices, SIZES, 3670))
+    assert "1170" in out
+
+
+WRONG_SLICES = [
+    (dict(RIGHT_SLICES, test="train[:1000]"), ["overlaps"]),  # the article's text
+    (dict(RIGHT_SLICES, validation="train[1000:1499]"), ["holds 499 images"]),
+    (dict(RIGHT_SLICES, test="train[1600:2600]"), ["gap"]),
+    (dict(RIGHT_SLICES, pool="rest"), ["not a slice"]),
+    (dict(RIGHT_SLICES, pool="train"), ["whole split"]),
+    (dict(RIGHT_SLICES, pool="train[68%:]"), ["percent"]),
+    (dict(RIGHT_SLICES, test="test[:1000]"), ["one split"]),
+    (dict(RIGHT_SLICES, pool=2500), ["int"]),
+    ({"train": "train[:1000]"}, ["missing", "pool"]),
+    ({**{k: v for k, v in RIGHT_SLICES.items() if k != "pool"},
+      "unlabelled": "train[2500:]"}, ["called 'pool'"]),
+    (list(RIGHT_SLICES.values()), ["list", "keys"]),
+    (None, ["`...`", "dict"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("slices, words", WRONG_SLICES)
+def test_a_wrong_split_gets_its_hint(slices, words, capsys):
+    _fails(capsys, exercises.check_slices(slices, SIZES, 3670), *words)
+
+
+SMALLER = {"train": 500, "validation": 250, "test": 1000}
+
+
+@pytest.mark.parametrize(
+    "answer", [1920, 1920.0, np.int64(1920), np.array(1920), [1920], 3670 - 1750]
+)
+def test_every_right_pool_size_passes(answer, capsys):
+    _passes(capsys, exercises.check_pool_size(answer, SMALLER, 3670))
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [(1170, ["article's pool"]), (1750, ["everything after the test set"]),
+     (0.52, ["not a share"]), ("many", ["str"]), (None, ["`...`"]), ([1, 2], ["2 values"])],
+)  # fmt: skip
+def test_a_wrong_pool_size_gets_its_hint(answer, words, capsys):
+    _fails(capsys, exercises.check_pool_size(answer, SMALLER, 3670), *words)
+
+
+def test_the_slices_check_refuses_a_notebook_bug():
+    with pytest.raises(ValueError):
+        exercises.check_slices(RIGHT_SLICES, {"train": 1}, 3670)
+
+
+# --- notebook 4: check_selection, check_new_criterion ---------------------------------
+
+PROBS = np.random.default_rng(1).dirichlet(np.ones(5), size=50)
+SCORES = 1 - PROBS.max(axis=1)
+BEST = np.argsort(-SCORES)[:10]
+TIED = np.vstack([np.full((4, 5), 0.2), PROBS[:16]])  # four rows tie for the top
+
+
+def _mask(positions, n):
+    m = np.zeros(n, dtype=bool)
+    m[positions] = True
+    return m
+
+
+CORRECT_SELECTIONS = [
+    (BEST, PROBS, 10),
+    (BEST[::-1], PROBS, 10),  # any order
+    (BEST.tolist(), PROBS, 10),
+    (tuple(BEST.tolist()), PROBS, 10),
+    (set(BEST.tolist()), PROBS, 10),
+    (BEST.astype(np.int32), PROBS, 10),
+    (BEST.astype(float), PROBS, 10),
+    (np.argsort(SCORES)[-10:], PROBS, 10),  # ascending, then the last 10
+    (np.argsort(PROBS.max(axis=1))[:10], PROBS, 10),  # the smallest p1
+    (np.argpartition(-SCORES, 10)[:10], PROBS, 10),
+    (_mask(BEST, 50), PROBS, 10),  # a boolean mask
+    (BEST[:, None], PROBS, 10),  # a column
+    ([3, 0], TIED, 2),  # ties at the cut: any two of the four uniform rows
+    ([1, 2], TIED, 2),
+    (np.array([], dtype=int), PROBS, 0),
+]
+
+
+@pytest.mark.parametrize("selection, probs, budget", CORRECT_SELECTIONS)
+def test_every_right_selection_passes(selection, probs, budget, capsys):
+    _passes(capsys, exercises.check_selection(selection, probs, budget))
+
+
+WRONG_SELECTIONS = [
+    (np.argsort(SCORES)[:10], ["MOST sure"]),
+    (BEST[:9], ["9 images for a budget of 10"]),
+    (SCORES[BEST], ["not positions"]),
+    (np.r_[BEST[:9], BEST[0]], ["twice"]),
+    (np.r_[BEST[:9], 50], ["outside the pool"]),
+    (PROBS.argmax(axis=1)[:10], ["class indices"]),
+    (criteria.select(criteria.entropy(PROBS), 10), ["entropy"]),
+    (np.arange(10), ["not among the 10 most uncertain"]),
+    (None, ["`...`"]),
+    ("BEST", ["str"]),
+    (_mask(BEST, 49), ["mask of 49"]),
+]
+
+
+@pytest.mark.parametrize("selection, words", WRONG_SELECTIONS)
+def test_a_wrong_selection_gets_its_hint(selection, words, capsys):
+    _fails(capsys, exercises.check_selection(selection, PROBS, 10), *words)
+
+
+def test_selection_names_a_slip_the_notebook_expects(capsys):
+    sharper = np.exp(np.log(PROBS) / 0.3)
+    sharper /= sharper.sum(axis=1, keepdims=True)
+    theirs = criteria.select(criteria.least_confidence(sharper), 10)
+    assert not set(theirs) == set(BEST)
+    ok = exercises.check_selection(
+        theirs, PROBS, 10, mistakes={"use the T = 1 probabilities": sharper}
+    )
+    _fails(capsys, ok, "T = 1")
+
+
+def test_selection_with_another_criterion(capsys):
+    right = criteria.select(criteria.smallest_margin(PROBS), 10)
+    _passes(capsys, exercises.check_selection(right, PROBS, 10, "smallest_margin"))
+    with pytest.raises(ValueError):
+        exercises.check_selection(BEST, PROBS, 51)
+
+
+def _count_at_least(p):  # the notebook's idea, written with >=
+    return (p >= 0.1).sum(axis=1)
+
+
+def _gini(p):
+    return 1 - (p**2).sum(axis=1)
+
+
+CORRECT_NEW = [
+    (lambda p: 1 - p.max(axis=1), "same criterion in disguise"),
+    (lambda p: np.sort(p, 1)[:, -2] / np.sort(p, 1)[:, -1], "valid"),  # ratio
+    (_gini, "valid"),
+    (lambda p: (p >= p.max(axis=1, keepdims=True) / 2).sum(axis=1), "valid"),
+    (_count_at_least, "valid"),
+    (lambda p: list(_gini(p)), "valid"),  # a list
+    (lambda p: _gini(p)[:, None], "valid"),  # a column
+    (lambda p: -(p * np.log(p + 1e-12)).sum(axis=1), "entropy"),
+]
+
+
+@pytest.mark.parametrize("fn, words", CORRECT_NEW)
+def test_every_valid_new_criterion_passes(fn, words, capsys):
+    out = _passes(capsys, exercises.check_new_criterion(fn))
+    assert words in out
+
+
+WRONG_NEW = [
+    (lambda p: (p > 0.1).sum(axis=1), ["uniform row", "1/10 = 0.1", "`>=`"]),
+    (lambda p: p.max(axis=1), ["sign is flipped"]),
+    (lambda p: 1 - p[:, 0], ["column by position"]),
+    (lambda p: 1 - p.max(1) + 0.5 * (p.max(1) == 1), ["one-hot"]),
+    (lambda p: np.zeros(len(p)), ["same score"]),
+    (lambda p: p.sum(), ["shape"]),
+    (lambda p: -(p * np.log(p)).sum(axis=1), ["NaN", "ln 0"]),
+    (_stub, ["`...`"]),
+    (None, ["`...`"]),
+]
+
+
+@pytest.mark.parametrize("fn, words", WRONG_NEW)
+def test_a_wrong_new_criterion_gets_its_hint(fn, words, capsys):
+    _fails(capsys, exercises.check_new_criterion(fn), *words)
+
+
+def test_new_criterion_refuses_a_string():
+    with pytest.raises(TypeError, match="fn must be a function"):
+        exercises.check_new_criterion("entropy")
+
+
+# --- notebook 3: check_sharpened, check_two_stage --------------------------------------
+
+Z = np.random.default_rng(3).normal(0, 3, size=(40, 5))
+
+
+def _softmax(z, axis=1):
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+HEAD = SimpleNamespace(logits=lambda x: Z, predict_proba=lambda x: _softmax(Z / 1.1))
+
+
+@pytest.mark.parametrize(
+    "sharp",
+    [
+        _softmax(Z / 0.3),
+        np.exp(Z / 0.3)
+        / np.exp(Z / 0.3).sum(axis=1, keepdims=True),  # no max: fine here
+        _softmax(Z / 0.3).tolist(),
+        _softmax(Z / 0.3).astype(np.float32),
+    ],
+)
+def test_every_right_sharpened_table_passes(sharp, capsys):
+    _passes(capsys, exercises.check_sharpened(sharp, HEAD, None, 0.3))
+
+
+@pytest.mark.parametrize(
+    "sharp, words",
+    [
+        (_softmax(Z * 0.3), ["multiplied"]),
+        (_softmax(Z), ["T = 1"]),
+        (_softmax(Z / 0.3, axis=0), ["axis=1"]),
+        (_softmax(Z / 1.1), ["calibrated"]),
+        (_softmax(Z) / 0.3, ["sum to 1"]),
+        (np.full((40, 5), np.nan), ["overflow"]),
+        (_softmax(Z / 0.3)[:10], ["shape"]),
+        (None, ["`...`"]),
+    ],
+)
+def test_a_wrong_sharpened_table_gets_its_hint(sharp, words, capsys):
+    _fails(capsys, exercises.check_sharpened(sharp, HEAD, None, 0.3), *words)
+
+
+def _model(*arrays):
+    return SimpleNamespace(get_weights=lambda: [np.array(a, float) for a in arrays])
+
+
+def test_two_stage(capsys):
+    theirs = _model([1, 2], [3], [4, 5])
+    _passes(capsys, exercises.check_two_stage(_model([1, 2], [3], [4, 5]), theirs))
+    ok = exercises.check_two_stage(_model([1, 2], [3], [4, 6]), theirs, 2)
+    _fails(capsys, ok, "the head differ", "Adam(1e-3)", "Adam(1e-5)")
+    ok = exercises.check_two_stage(_model([1, 9], [3], [4, 6]), theirs, 2)
+    _fails(capsys, ok, "the weights differ", "compile again")
+    _fails(capsys, exercises.check_two_stage(None, theirs), "NoneType")
+
+
+# --- notebooks 5 and 6: the data-driven checks --------------------------------------
 
 from alwidgets import heads, many_rounds, one_round  # noqa: E402
 
@@ -192,99 +553,60 @@ def feats():
             "pool": split(60)}  # fmt: skip
 
 
-def test_new_criterion(capsys):
-    assert exercises.check_new_criterion(lambda p: 1 - p.max(axis=1))
-    assert "same criterion in disguise" in capsys.readouterr().out
-    ratio = lambda p: np.sort(p, 1)[:, -2] / np.sort(p, 1)[:, -1]  # noqa: E731
-    assert exercises.check_new_criterion(ratio)
-    out = capsys.readouterr().out
-    assert "✓ a valid criterion" in out and "disguise" not in out
-    assert not exercises.check_new_criterion(lambda p: p.max(axis=1))  # sign flipped
-    assert "uniform row" in capsys.readouterr().out
-    assert not exercises.check_new_criterion(lambda p: 1 - p[:, 0])  # one column
-    assert not exercises.check_new_criterion(lambda p: np.zeros(len(p)))
-    assert not exercises.check_new_criterion(lambda p: p.sum())  # one number
-    assert "shape" in capsys.readouterr().out
-    with pytest.raises(TypeError, match="fn must be a function"):
-        exercises.check_new_criterion("entropy")
-
-
-SIZES = {"train": 1000, "validation": 500, "test": 1000}
-RIGHT_SLICES = {
-    "train": "train[:1000]",
-    "validation": "train[1000:1500]",
-    "test": "train[1500:2500]",
-    "pool": "train[2500:]",
-}
-
-
-def test_slices(capsys):
-    assert exercises.check_slices(RIGHT_SLICES, SIZES, 3670)
-    article_text = dict(RIGHT_SLICES, test="train[:1000]")  # the article's text
-    assert not exercises.check_slices(article_text, SIZES, 3670)
-    assert "overlaps" in capsys.readouterr().out
-    off_by_one = dict(RIGHT_SLICES, validation="train[1000:1499]")
-    assert not exercises.check_slices(off_by_one, SIZES, 3670)
-    assert "holds 499 images" in capsys.readouterr().out
-    assert not exercises.check_slices(dict(RIGHT_SLICES, pool="rest"), SIZES, 3670)
-    assert not exercises.check_slices({"train": "train[:1000]"}, SIZES, 3670)
-    with pytest.raises(TypeError):
-        exercises.check_slices(["train[:1000]"], SIZES, 3670)
-
-
-def test_selection(capsys):
-    probs = np.random.default_rng(1).dirichlet(np.ones(5), size=50)
-    scores = 1 - probs.max(axis=1)
-    right = np.argsort(-scores)[:10]
-    assert exercises.check_selection(right, probs, 10)
-    assert exercises.check_selection(right[::-1], probs, 10)  # any order
-    assert not exercises.check_selection(np.argsort(scores)[:10], probs, 10)
-    assert "MOST sure" in capsys.readouterr().out
-    assert not exercises.check_selection(right[:9], probs, 10)
-    assert not exercises.check_selection(scores[right], probs, 10)  # scores, not idx
-    assert not exercises.check_selection(np.r_[right[:9], right[0]], probs, 10)
-    assert not exercises.check_selection(np.arange(10), probs, 10)
-    right_margin = criteria.select(criteria.smallest_margin(probs), 10)
-    assert exercises.check_selection(right_margin, probs, 10, "smallest_margin")
-    with pytest.raises(ValueError):
-        exercises.check_selection(right, probs, 51)
-
-
 def test_retrain(feats, capsys):
     idx = np.arange(0, 60, 3)
     y_new = feats["pool"][1][idx]
-    mine = heads.HeadTrainer().fit(
-        np.concatenate([feats["train"][0], feats["pool"][0][idx]]),
-        np.concatenate([feats["train"][1], y_new]),
-        3,
-        feats["validation"],
-    )
-    assert exercises.check_retrain(mine, feats, idx, y_new, 3)
-    forgot = heads.HeadTrainer().fit(*feats["train"], 3, feats["validation"])
-    assert not exercises.check_retrain(forgot, feats, idx, y_new, 3)
-    assert "training split only" in capsys.readouterr().out
-    shuffled = heads.HeadTrainer().fit(
-        np.concatenate([feats["train"][0], feats["pool"][0][idx]]),
-        np.concatenate([feats["train"][1], np.roll(y_new, 1)]),
-        3,
-        feats["validation"],
-    )
-    assert not exercises.check_retrain(shuffled, feats, idx, y_new, 3)
-    with pytest.raises(TypeError, match="fitted head"):
-        exercises.check_retrain("head", feats, idx, y_new, 3)
-    assert one_round  # the reference the check uses
+    x_tr, y_tr = feats["train"]
+    x_new = feats["pool"][0][idx]
+    val = feats["validation"]
+    right = [
+        heads.HeadTrainer().fit(np.concatenate([x_tr, x_new]), np.concatenate([y_tr, y_new]), 3, val),
+        heads.HeadTrainer().fit(np.vstack((x_tr, x_new)), np.hstack((y_tr, y_new.tolist())), 3, val),
+        heads.HeadTrainer().fit(np.concatenate([x_new, x_tr]), np.concatenate([y_new, y_tr]), 3, val),
+        one_round.retrain(feats, idx, y_new, 3),
+    ]  # fmt: skip
+    for head in right:
+        _passes(capsys, exercises.check_retrain(head, feats, idx, y_new, 3))
+    wrong = [
+        (heads.HeadTrainer().fit(x_tr, y_tr, 3, val), "training split only"),
+        (heads.HeadTrainer().fit(np.concatenate([x_tr, x_new]),
+                                 np.concatenate([y_tr, y_new]), 3), "validation"),
+        (heads.HeadTrainer().fit(x_new, y_new, 3, val), "new images only"),
+        (heads.HeadTrainer().fit(np.concatenate([x_tr, x_new]),
+                                 np.concatenate([y_tr, np.roll(y_new, 1)]), 3, val),
+         "same order"),
+        ("head", "not a fitted head"),
+        (None, "`...`"),
+    ]  # fmt: skip
+    for head, words in wrong:
+        _fails(capsys, exercises.check_retrain(head, feats, idx, y_new, 3), words)
 
 
-def test_min_overlap(capsys):
-    assert exercises.check_min_overlap(80, 100, 90)
-    assert exercises.check_min_overlap(0, 100, 30)
-    assert not exercises.check_min_overlap(90, 100, 90)
-    assert not exercises.check_min_overlap("many", 100, 90)
+@pytest.mark.parametrize(
+    "answer",
+    [80, 80.0, np.int64(80), np.array([80]), 2 * 90 - 100, max(0, 2 * 90 - 100)],
+)
+def test_every_right_min_overlap_passes(answer, capsys):
+    _passes(capsys, exercises.check_min_overlap(answer, 100, 90))
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [(90, ["one selection's size"]), (10, ["leaves out"]), (180, ["counted twice"]),
+     (0.9, ["not a share"]), (-80, ["sign"]), ("many", ["str"]), (None, ["`...`"]),
+     (70, ["excess is shared"])],
+)  # fmt: skip
+def test_a_wrong_min_overlap_gets_its_hint(answer, words, capsys):
+    _fails(capsys, exercises.check_min_overlap(answer, 100, 90), *words)
+
+
+def test_min_overlap_without_overlap_and_bad_arguments(capsys):
+    _passes(capsys, exercises.check_min_overlap(0, 100, 30))
     with pytest.raises(ValueError):
         exercises.check_min_overlap(0, 100, 101)
 
 
-def _my_loop(feats, rounds, batch, trainer, drop_last=False):
+def _my_loop(feats, rounds, batch, trainer, slip=None):
     x_train, y_train = feats["train"]
     x_pool, y_pool = feats["pool"]
     picked = np.empty(0, dtype=np.int64)
@@ -298,22 +620,141 @@ def _my_loop(feats, rounds, batch, trainer, drop_last=False):
             break
         remaining = np.setdiff1d(np.arange(len(x_pool)), picked)
         probs = head.predict_proba(x_pool[remaining])
-        new = remaining[criteria.select(criteria.least_confidence(probs), batch)]
+        chosen = criteria.select(criteria.least_confidence(probs), batch)
+        if slip == "unmapped":
+            new = chosen
+        elif slip == "whole pool":
+            new = criteria.select(
+                criteria.least_confidence(head.predict_proba(x_pool)), batch
+            )
+        else:
+            new = remaining[chosen]
         picked = np.concatenate([picked, new])
-    return accs[:-1] if drop_last else accs
+    return accs
 
 
-def test_loop(feats, capsys):
+@pytest.fixture(scope="module")
+def loop_answers(feats):
     trainer = heads.HeadTrainer(l2=1.0)
+    return trainer, {slip: _my_loop(feats, 3, 5, trainer, slip) for slip in
+                     (None, "unmapped", "whole pool")}  # fmt: skip
+
+
+def test_every_right_loop_passes(feats, loop_answers, capsys):
+    trainer, answers = loop_answers
+    right = answers[None]
+    for variant in (
+        right,
+        tuple(right),
+        np.array(right),
+        np.array(right, np.float32).astype(float),
+    ):
+        ok = exercises.check_loop(variant, feats, 3, 5, trainer, n_classes=3)
+        _passes(capsys, ok)
+
+
+def test_a_wrong_loop_gets_its_hint(feats, loop_answers, capsys):
+    trainer, answers = loop_answers
+    right = answers[None]
     kw = dict(n_classes=3)
-    assert exercises.check_loop(
-        _my_loop(feats, 3, 5, trainer), feats, 3, 5, trainer, **kw
-    )
-    assert not exercises.check_loop(
-        _my_loop(feats, 3, 5, trainer, drop_last=True), feats, 3, 5, trainer, **kw
-    )
-    assert "last round" in capsys.readouterr().out
-    assert not exercises.check_loop([0.5, 0.6], feats, 3, 5, trainer, **kw)
-    with pytest.raises(TypeError):
-        exercises.check_loop(["a", {}], feats, 3, 5, trainer, **kw)
+    wrong = [
+        (right[:-1], ["last round"]),
+        (right[1:], ["round 0's is missing"]),
+        ([100 * a for a in right], ["percent"]),
+        ([0.5, 0.6], ["2 accuracies for 3 rounds"]),
+        ([], ["`...`"]),
+        (["a", {}], ["numbers"]),
+        (answers["unmapped"], ["positions in `remaining`"]),
+        (answers["whole pool"], ["whole pool"]),
+        ([right[0] - 0.1, *right[1:]], ["round 0 trains"]),
+    ]
+    assert answers["unmapped"] != right and answers["whole pool"] != right
+    for answer, words in wrong:
+        _fails(capsys, exercises.check_loop(answer, feats, 3, 5, trainer, **kw), *words)
     assert many_rounds  # the reference the check uses
+
+
+def test_finals(feats, capsys):
+    trainer = heads.HeadTrainer(l2=1.0)
+    kw = dict(n_classes=3, rounds=(1, 2))
+    runs = {
+        n: [r["test_accuracy"] for r in many_rounds.simulate(
+            feats, "least_confidence", n, 10 // n, trainer=trainer, n_classes=3)]
+        for n in (1, 2)
+    }  # fmt: skip
+    finals = {n: run[-1] for n, run in runs.items()}
+    for right in (finals, {str(n): v for n, v in finals.items()},
+                  [finals[1], finals[2]], np.array([finals[1], finals[2]]),
+                  {n: np.float64(v) for n, v in finals.items()}):  # fmt: skip
+        _passes(capsys, exercises.check_finals(right, feats, 10, trainer, **kw))
+    wrong = [
+        ({1: runs[1], 2: runs[2]}, ["whole list", "[-1]"]),
+        ({n: 100 * v for n, v in finals.items()}, ["percent"]),
+        ({1: finals[1]}, ["keys"]),
+        (None, ["`...`"]),
+        ("x", ["str"]),
+        ({1: finals[1], 2: finals[2] + 0.05}, ["budget // 2 = 5"]),
+    ]
+    if runs[2][0] != runs[2][-1]:
+        wrong.append(({1: finals[1], 2: runs[2][0]}, ["round 0"]))
+    for answer, words in wrong:
+        _fails(capsys, exercises.check_finals(answer, feats, 10, trainer, **kw), *words)
+
+
+# --- notebook 7: check_queue ---------------------------------------------------------
+
+QPROBS = np.vstack(
+    [np.full((3, 4), 0.25), np.random.default_rng(5).dirichlet(np.ones(4), size=27)]
+)
+
+
+def _session(criterion="least_confidence", labelled=(4, 7, 11)):
+    items = np.array(labelled, dtype=np.int64)
+    scores = criteria.CRITERIA[criterion](QPROBS)
+    rest = np.setdiff1d(np.arange(len(QPROBS)), items)
+    queue = rest[criteria.select(scores[rest], len(rest))].tolist()
+    return SimpleNamespace(
+        head=SimpleNamespace(predict_proba=lambda x: QPROBS),
+        criterion=criterion,
+        labelled=lambda: (items, np.zeros(len(items), dtype=np.int64)),
+        queue=queue,
+    )
+
+
+def test_every_right_queue_passes(capsys):
+    session = _session()
+    right = session.queue
+    ties_swapped = [right[1], right[0], *right[2:]]  # the three uniform rows tie
+    assert (
+        criteria.least_confidence(QPROBS)[right[0]]
+        == criteria.least_confidence(QPROBS)[right[1]]
+    )
+    for queue in (right, tuple(right), np.array(right), np.array(right, np.int32),
+                  ties_swapped):  # fmt: skip
+        _passes(capsys, exercises.check_queue(queue, session, QPROBS))
+    entropy_session = _session("entropy")
+    _passes(
+        capsys, exercises.check_queue(entropy_session.queue, entropy_session, QPROBS)
+    )
+
+
+def test_a_wrong_queue_gets_its_hint(capsys):
+    session = _session()
+    right = session.queue
+    scores = criteria.least_confidence(QPROBS)
+    rest = np.setdiff1d(np.arange(len(QPROBS)), [4, 7, 11])
+    wrong = [
+        (right[::-1], ["least uncertain to the most"]),
+        (criteria.select(scores, len(QPROBS)).tolist(), ["already labelled"]),
+        (
+            criteria.select(scores[rest], len(rest)).tolist(),
+            ["positions in `unlabelled`"],
+        ),
+        (right[:-1], ["26 items"]),
+        (_session("entropy").queue, ["ranked by entropy"]),
+        (sorted(right), ["another order"]),
+        (None, ["`...`"]),
+        (scores[right], ["not positions"]),
+    ]
+    for queue, words in wrong:
+        _fails(capsys, exercises.check_queue(queue, session, QPROBS), *words)
