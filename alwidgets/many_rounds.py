@@ -18,6 +18,8 @@ and ``test_accuracy`` — easy to plot, tabulate or save as JSON.
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,9 +30,11 @@ from tqdm.auto import tqdm
 from . import checks
 from .criteria import CRITERIA, select
 from .heads import HeadTrainer, expected_calibration_error
+from .one_round import retrain
 
 __all__ = [
     "STRATEGIES",
+    "seeds",
     "run",
     "simulate",
     "k_center_greedy",
@@ -43,6 +47,31 @@ __all__ = [
 ]
 
 STRATEGIES = ("random", "least_confidence", "smallest_margin", "entropy", "k_center")
+
+
+def seeds(n: int) -> list[int]:
+    """The ``n`` seeds an experiment runs: ``0 … n-1``, or the first ``n`` of
+    ``ALWIDGETS_SEEDS`` when it is set (``"100-114"``, ``"3,8,21"`` or both mixed),
+    so that every notebook's claims can be re-checked with seeds nobody tuned them on.
+    """
+    n = checks.integer("n", n, 1)
+    text = os.environ.get("ALWIDGETS_SEEDS", "").strip()
+    if not text:
+        return list(range(n))
+    chosen: list[int] = []
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if match is None or (match[2] and int(match[2]) < int(match[1])):
+            raise ValueError(
+                f"ALWIDGETS_SEEDS={text!r}: write seeds as '100-114' or '3,8,21'"
+            )
+        chosen += range(int(match[1]), int(match[2] or match[1]) + 1)
+    chosen = list(dict.fromkeys(chosen))
+    if len(chosen) < n:
+        raise ValueError(
+            f"ALWIDGETS_SEEDS={text!r} gives {len(chosen)} seeds; this needs {n}"
+        )
+    return chosen[:n]
 
 
 def k_center_greedy(pool: np.ndarray, labelled: np.ndarray, batch: int) -> np.ndarray:
@@ -115,11 +144,10 @@ def _simulate(data, strategy, rounds, batch, seed, initial, trainer, n_classes):
     trainer = trainer or HeadTrainer()
     picked = np.empty(0, dtype=np.int64)
     rows = []
+    labelled = {**data, "train": (x_train, y_train)}
     for r in range(rounds + 1):
         started = time.perf_counter()
-        x = np.concatenate([x_train, x_pool[picked]])
-        y = np.concatenate([y_train, y_pool[picked]])
-        head = trainer.fit(x, y, n_classes, data["validation"])
+        head = retrain(labelled, picked, y_pool[picked], n_classes, trainer)
         probs_test = head.predict_proba(x_test)
         new = np.empty(0, dtype=np.int64)
         if r < rounds:
@@ -127,6 +155,7 @@ def _simulate(data, strategy, rounds, batch, seed, initial, trainer, n_classes):
             if strategy == "random":
                 new = rng.choice(remaining, size=batch, replace=False)
             elif strategy == "k_center":
+                x = np.concatenate([x_train, x_pool[picked]])
                 scaled = (x_pool[remaining] - head.mean) / head.scale
                 centres = (x - head.mean) / head.scale
                 new = remaining[k_center_greedy(scaled, centres, batch)]

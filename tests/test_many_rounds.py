@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from alwidgets import many_rounds as E
+from alwidgets import many_rounds
 from alwidgets.heads import HeadTrainer
 
 
@@ -23,9 +23,11 @@ def features():
     }
 
 
-@pytest.mark.parametrize("strategy", E.STRATEGIES)
+@pytest.mark.parametrize("strategy", many_rounds.STRATEGIES)
 def test_invariants(features, strategy):
-    rows = E.simulate(features, strategy, rounds=4, batch=10, seed=1, n_classes=3)
+    rows = many_rounds.simulate(
+        features, strategy, rounds=4, batch=10, seed=1, n_classes=3
+    )
     assert [r["round"] for r in rows] == [0, 1, 2, 3, 4]
     assert [r["labels_used"] for r in rows] == [0, 10, 20, 30, 40]
     picked = rows[-1]["picked"]
@@ -36,22 +38,26 @@ def test_invariants(features, strategy):
     assert all(0 <= r["test_accuracy"] <= 1 for r in rows)
 
 
-@pytest.mark.parametrize("strategy", E.STRATEGIES)
+@pytest.mark.parametrize("strategy", many_rounds.STRATEGIES)
 def test_same_seed_same_result(features, strategy):
-    a = E.simulate(features, strategy, rounds=3, batch=8, seed=5, n_classes=3)
-    b = E.simulate(features, strategy, rounds=3, batch=8, seed=5, n_classes=3)
+    a = many_rounds.simulate(features, strategy, rounds=3, batch=8, seed=5, n_classes=3)
+    b = many_rounds.simulate(features, strategy, rounds=3, batch=8, seed=5, n_classes=3)
     assert [r["picked"] for r in a] == [r["picked"] for r in b]
     assert [r["test_accuracy"] for r in a] == [r["test_accuracy"] for r in b]
 
 
 def test_random_differs_across_seeds(features):
-    a = E.simulate(features, "random", rounds=1, batch=10, seed=0, n_classes=3)
-    b = E.simulate(features, "random", rounds=1, batch=10, seed=1, n_classes=3)
+    a = many_rounds.simulate(
+        features, "random", rounds=1, batch=10, seed=0, n_classes=3
+    )
+    b = many_rounds.simulate(
+        features, "random", rounds=1, batch=10, seed=1, n_classes=3
+    )
     assert a[-1]["picked"] != b[-1]["picked"]
 
 
 def test_uncertainty_picks_uncertain_points(features):
-    rows = E.simulate(
+    rows = many_rounds.simulate(
         features, "least_confidence", rounds=1, batch=10, seed=0, n_classes=3
     )
     picked = rows[-1]["picked"]
@@ -67,25 +73,25 @@ def test_uncertainty_picks_uncertain_points(features):
 def test_k_center_spreads_out():
     pool = np.array([[0.0, 0], [0.1, 0], [5, 5], [5.1, 5], [10, 0]])
     labelled = np.array([[0.0, 0.05]])
-    picked = E.k_center_greedy(pool, labelled, 2)
+    picked = many_rounds.k_center_greedy(pool, labelled, 2)
     assert set(picked.tolist()) == {4, 2} or set(picked.tolist()) == {4, 3}
     assert picked[0] == 4  # the farthest point first
 
 
 def test_run_summary_and_curves(features, tmp_path):
-    rows = E.run(
+    rows = many_rounds.run(
         features, ("random", "entropy"), seeds=(0, 1), rounds=2, batch=5, n_classes=3
     )
     assert all(0 <= r["test_ece"] <= 1 and r["l2"] > 0 for r in rows)
     assert len(rows) == 2 * 2 * 3
-    curves = E.curves(rows)
+    curves = many_rounds.curves(rows)
     labels, acc = curves["entropy"]
     assert labels.tolist() == [0, 5, 10] and acc.shape == (2, 3)
-    table = E.summary(rows, target=0.0)
+    table = many_rounds.summary(rows, target=0.0)
     assert table["random"]["labels_to_target"] == 0
     assert 0 <= table["entropy"]["aulc_mean"] <= 1
-    assert E.summary(rows, target=1.1)["random"]["labels_to_target"] is None
-    path = E.save_rows(rows, tmp_path / "rows.json")
+    assert many_rounds.summary(rows, target=1.1)["random"]["labels_to_target"] is None
+    path = many_rounds.save_rows(rows, tmp_path / "rows.json")
     assert path.read_text().startswith("[")
 
 
@@ -101,7 +107,7 @@ def test_run_summary_and_curves(features, tmp_path):
 def test_bad_input(features, kwargs, words):
     args = {"strategy": "random", "rounds": 2, "batch": 10, **kwargs}
     with pytest.raises(ValueError, match=words):
-        E.simulate(features, **args, n_classes=3)
+        many_rounds.simulate(features, **args, n_classes=3)
 
 
 def _with(features, split, x=None, y=None):
@@ -141,27 +147,44 @@ def test_bad_features_are_refused_before_any_training(
 
     monkeypatch.setattr(HeadTrainer, "fit", no_training)
     with pytest.raises(error, match=words):
-        E.run(bad, [strategy], seeds=(0,), rounds=1, batch=5, n_classes=3)
+        many_rounds.run(bad, [strategy], seeds=(0,), rounds=1, batch=5, n_classes=3)
 
 
 def test_bad_run_input(features):
     with pytest.raises(ValueError, match="unknown 'oracle'"):
-        E.run(features, ("random", "oracle"), n_classes=3)
+        many_rounds.run(features, ("random", "oracle"), n_classes=3)
     with pytest.raises(TypeError, match="list of names"):
-        E.run(features, "entropy", n_classes=3)
+        many_rounds.run(features, "entropy", n_classes=3)
     with pytest.raises(ValueError, match="seeds"):
-        E.run(features, seeds=(), n_classes=3)
+        many_rounds.run(features, seeds=(), n_classes=3)
     with pytest.raises(TypeError, match="n_classes"):
-        E.run(features, ("random",))
+        many_rounds.run(features, ("random",))
     with pytest.raises(ValueError, match="n_classes"):
-        E.run(features, ("random",), n_classes=1)
+        many_rounds.run(features, ("random",), n_classes=1)
 
 
 def test_seeds_vary_the_starting_set_with_initial(features):
-    rows = E.run(
+    rows = many_rounds.run(
         features, ["random"], seeds=(0, 1), rounds=1, batch=5, initial=10, n_classes=3
     )
     first = [r for r in rows if r["round"] == 0]
     assert first[0]["test_accuracy"] != first[1]["test_accuracy"] or (
         first[0]["picked"] != first[1]["picked"]
     )
+
+
+def test_seeds_come_from_the_environment_when_set(monkeypatch):
+    from alwidgets.many_rounds import seeds
+
+    monkeypatch.delenv("ALWIDGETS_SEEDS", raising=False)
+    assert seeds(5) == [0, 1, 2, 3, 4]
+    monkeypatch.setenv("ALWIDGETS_SEEDS", "100-114")
+    assert seeds(5) == [100, 101, 102, 103, 104] and len(seeds(15)) == 15
+    monkeypatch.setenv("ALWIDGETS_SEEDS", "3, 8,20-22,8")
+    assert seeds(5) == [3, 8, 20, 21, 22]
+    with pytest.raises(ValueError, match="gives 5 seeds; this needs 6"):
+        seeds(6)
+    for bad in ("five", "9-2", "1;2", "-3"):
+        monkeypatch.setenv("ALWIDGETS_SEEDS", bad)
+        with pytest.raises(ValueError, match="ALWIDGETS_SEEDS"):
+            seeds(1)
