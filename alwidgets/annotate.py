@@ -1,128 +1,61 @@
 """``ImageAnnotator``: label images in the notebook, keyboard first, never losing a label.
 
-The widget only renders state and turns keys and clicks into events; the label
-file, the reducer and replay live in :mod:`alwidgets.labels`.
+The widget renders state and turns keys and clicks into events; the label file,
+the reducer and replay live in :mod:`alwidgets.labels`, images in
+:mod:`alwidgets.images`. Code that builds on it (the live session) composes it
+through a small public API: :meth:`~ImageAnnotator.on_decision`,
+:meth:`~ImageAnnotator.add_key`, :meth:`~ImageAnnotator.set_queue`,
+:meth:`~ImageAnnotator.set_panel`, :meth:`~ImageAnnotator.set_busy` and
+:meth:`~ImageAnnotator.message`.
 
-Technology: ipywidgets 8 composition (``Image``, ``HTML``, ``Button``) for
-everything you see, plus one small anywidget whose front end is
-``static/annotator.js`` (no build step). Why the mix:
-
-* ipywidgets' core widgets render wherever widgets render at all — JupyterLab,
-  Notebook 7, VS Code, Colab — so buttons keep working where custom front-end
-  code might not, and tests drive them with ``Button.click()``.
-* Keys need front-end code. ``annotator.js`` takes a key only while the
-  annotator is focused and on screen, takes only the keys of :attr:`KEYMAP`
-  (so JupyterLab's own shortcuts keep working), says when the kernel has stopped,
-  and sends each key to :meth:`ImageAnnotator.press`. Tests send the same message.
+The front end is one file, ``static/annotator.js`` (anywidget, no build step). It
+holds the encoded images of the queue around the current one and swaps the
+picture on the key itself; every key names the image it was pressed on, so it
+labels that image whatever the kernel is doing. The kernel records the event,
+then confirms (``view["acked"]``); until then the decision shows as pending, and
+counts, budget and file only ever show what is saved. The front end takes a key
+only while the annotator is focused and on screen, takes only the keys of
+:attr:`~ImageAnnotator.KEYMAP` (so JupyterLab's shortcuts keep working) and says
+when the kernel has stopped. Tests send the same keys through
+:meth:`~ImageAnnotator.press`.
 """
 
 from __future__ import annotations
 
 import html
-import io
 import os
-import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import anywidget
-import ipywidgets as widgets
 import numpy as np
 import traitlets
-from PIL import Image as PILImage
 
 from . import checks
 from . import labels as store
 from .criteria import check_probs, entropy, least_confidence, smallest_margin
-from .images import iter_images as _iter_images
-from .labels import (
-    LabelStore,
-    TakenOver,
-    labelled_dataset,
-    read_labels,
-    resume_position,
-)
+from .images import encode_image, iter_images
+from .labels import LabelStore, TakenOver, next_open, read_labels, resume_position
 
-__all__ = ["ImageAnnotator", "read_labels", "labelled_dataset", "encode_image"]
+__all__ = ["ImageAnnotator", "read_labels", "encode_image", "probability_bars"]
 
-DISPLAY_SIZE = 320
 STATIC = Path(__file__).parent / "static"
+#: Queue positions the front end holds before and after the current image.
+BEHIND, AHEAD = 3, 6
 
 
-class _Keyboard(anywidget.AnyWidget):
-    """Front-end half of the keyboard (``static/annotator.js``)."""
-
-    _esm = STATIC / "annotator.js"
-    _css = STATIC / "annotator.css"
-    handled_keys = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    autofocus = traitlets.Bool(True).tag(sync=True)
-    active = traitlets.Bool(True).tag(sync=True)
-    label_file = traitlets.Unicode("").tag(sync=True)
-
-
-def encode_image(image, size: int = DISPLAY_SIZE) -> bytes:
-    """One image (array, tensor, PIL image or file path) as JPEG bytes for display.
-
-    Small images are scaled up (nearest neighbour, so pixels stay sharp) and large
-    ones down, so that the longer side is ``size`` pixels. Any size goes in.
-    """
-    size = checks.integer("size", size, 1)
-    if isinstance(image, (str, os.PathLike)):
-        try:
-            pil = PILImage.open(image)
-            pil.load()
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"cannot read image file {image}: {exc}") from exc
-    elif isinstance(image, PILImage.Image):
-        pil = image
-    else:
-        arr = np.asarray(image)
-        if arr.dtype == object:
-            raise TypeError("an image must be an array of numbers, not objects")
-        if arr.ndim == 2:
-            arr = np.stack([arr] * 3, axis=-1)
-        if arr.ndim != 3 or arr.shape[-1] not in (1, 3, 4) or 0 in arr.shape:
-            raise ValueError(f"an image must be (H, W, 3), got shape {arr.shape}")
-        if arr.shape[-1] == 1:
-            arr = np.repeat(arr, 3, axis=-1)
-        if np.issubdtype(arr.dtype, np.floating):
-            if not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1:
-                raise ValueError("float images must have values in [0, 1]")
-            arr = (arr * 255).round().astype(np.uint8)
-        elif arr.dtype != np.uint8:
-            raise TypeError(f"images must be uint8 or float in [0, 1], got {arr.dtype}")
-        pil = PILImage.fromarray(arr)
-    pil = pil.convert("RGB")
-    scale = size / max(pil.size)
-    if scale != 1:
-        new = (max(1, round(pil.width * scale)), max(1, round(pil.height * scale)))
-        smooth = (
-            PILImage.Resampling.LANCZOS if scale < 1 else PILImage.Resampling.NEAREST
-        )
-        pil = pil.resize(new, smooth)
-    out = io.BytesIO()
-    pil.save(out, format="JPEG", quality=90)
-    return out.getvalue()
-
-
-def _key_name(key: str) -> str:
-    return {"ArrowLeft": "←", "ArrowRight": "→"}.get(key, key)
-
-
-def probability_bars(classes, probs) -> list[str]:
+def probability_bars(classes, probs) -> str:
     """One HTML row per class: its name, a bar as long as its probability, the value."""
-    return [
-        '<div style="display:flex;gap:4px;align-items:center">'
-        f'<span style="width:7em">{html.escape(name)}</span>'
-        f'<span style="display:inline-block;height:10px;'
-        f'width:{120 * value:.0f}px;background:#1b9e77"></span>'
+    return "".join(
+        '<div class="alw-bar"><span>'
+        f'{html.escape(name)}</span><span style="width:{120 * value:.0f}px"></span>'
         f"<span>{value:.2f}</span></div>"
         for name, value in zip(classes, probs)
-    ]
+    )
 
 
-class ImageAnnotator(widgets.VBox):
+class ImageAnnotator(anywidget.AnyWidget):
     """Label a queue of images, one at a time, with keys or buttons.
 
     Parameters
@@ -155,6 +88,9 @@ class ImageAnnotator(widgets.VBox):
         Clicks on a button closer together than this are one click.
     """
 
+    _esm = STATIC / "annotator.js"
+    _css = STATIC / "annotator.css"
+
     #: action -> keys: the one key map. The help line, the buttons' tooltips, the
     #: front end's list of keys and :meth:`press` all read it. Digits 1-9 label.
     KEYMAP = {
@@ -163,6 +99,14 @@ class ImageAnnotator(widgets.VBox):
         "back": ("b", "ArrowLeft"),
         "next": ("n", "ArrowRight"),
     }
+
+    #: Classes, key map and help line (what changes only with :meth:`add_key`).
+    setup = traitlets.Dict().tag(sync=True)
+    autofocus = traitlets.Bool(True).tag(sync=True)
+    debounce_ms = traitlets.Float(250).tag(sync=True)
+    label_file = traitlets.Unicode("").tag(sync=True)
+    #: Everything the front end shows, in one trait so that it changes at once.
+    view = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -185,7 +129,7 @@ class ImageAnnotator(widgets.VBox):
             raise TypeError("debounce_s must be a number of seconds")
         if not 0 <= debounce_s <= 60:
             raise ValueError(f"debounce_s must be in [0, 60] seconds, got {debounce_s}")
-        encoded = [encode_image(image) for image in _iter_images(images)]
+        encoded = [encode_image(image) for image in iter_images(images)]
         n = len(encoded)
         if n == 0:
             raise ValueError("images is empty: nothing to label")
@@ -205,33 +149,37 @@ class ImageAnnotator(widgets.VBox):
                     f"probs must have shape ({n}, {len(classes)}), got {probs.shape}"
                 )
         if true_labels is not None:
-            true_labels = np.asarray(true_labels)
-            if true_labels.shape != (n,) or not np.issubdtype(
-                true_labels.dtype, np.integer
-            ):
-                raise ValueError(f"true_labels must be {n} class indices")
-            if true_labels.min() < 0 or true_labels.max() >= len(classes):
-                raise ValueError(f"true_labels must be in [0, {len(classes)})")
+            true_labels = checks.labels("true_labels", true_labels, len(classes), n)
         budget = checks.integer("budget", n if budget is None else budget, 1, n)
-
+        super().__init__(
+            autofocus=autofocus,
+            debounce_ms=1000 * debounce_s,
+            label_file=str(path),
+        )
         self.classes = classes
         self.items = items
         self.path = Path(path)
         self.budget = int(budget)
-        self._encoded = encoded
-        self._probs = probs
-        self._true = true_labels
-        self._position = {item: k for k, item in enumerate(items)}
-        self._debounce_s = float(debounce_s)
-        self._last_click = -1e9
+        # Per item, so that a re-ordered queue keeps them.
+        self._jpeg = dict(zip(items, encoded))
+        self._probs = None if probs is None else dict(zip(items, probs))
+        self._rank = {item: k for k, item in enumerate(items)}
+        self._true = None if true_labels is None else dict(zip(items, true_labels))
+        self._position = dict(self._rank)
         self._store = self._open_store()
-        self._seen_messages = 0
         self._stopped = False
+        self._busy, self._status = False, ""
+        self._feedback, self._kind = "", "info"
+        self._seen_messages = 0
+        self._acked = 0
+        self._panel: Callable[[int], str] = self._default_panel
+        self._decision_callbacks: list[Callable[[dict, store.LabelState], None]] = []
+        self._extra: dict[str, tuple[str, Callable[[], None]]] = {}
         self.last_error: str | None = None
         self.current = resume_position(self.state, self.items)
-
-        self._build_view(autofocus)
         self._store.on_taken_over(self._stop)
+        self.on_msg(self._on_front_end_message)
+        self.setup = self._setup()
         self._render(self._opening_note())
 
     # -- the label file ---------------------------------------------------------------
@@ -241,9 +189,7 @@ class ImageAnnotator(widgets.VBox):
             with warnings.catch_warnings():  # the store reports a cut-off tail
                 warnings.simplefilter("ignore")
                 state = store.read_state(self.path, self.classes)  # check, then open
-            unknown = sorted(
-                (set(state.labels) | set(state.skipped)) - set(self._position)
-            )
+            unknown = sorted((set(state.labels) | set(state.skipped)) - set(self._rank))
             if unknown:
                 raise ValueError(
                     f"{self.path} has labels for items {unknown[:5]} that are not in "
@@ -257,20 +203,20 @@ class ImageAnnotator(widgets.VBox):
         return LabelStore(self.path, self.classes)
 
     def _opening_note(self) -> str:
-        notes = [html.escape(m) for m in self._store.messages]
-        self._seen_messages = len(self._store.messages)
+        notes = list(self._store.messages)
+        self._seen_messages = len(notes)
         if self.state.last is not None:
             notes.append(
-                f"Resumed from {html.escape(self.path.name)}: {self.n_labelled} "
-                f"labelled, {len(self.skipped)} skipped; continuing at image "
+                f"Resumed from {self.path.name}: {self.n_labelled} labelled, "
+                f"{len(self.skipped)} skipped; continuing at image "
                 f"{self.current + 1}, after your last decision."
             )
-        return "<br>".join(notes)
+        return "\n".join(notes)
 
     def _record(self, event: dict) -> bool:
         """Write ``event`` and apply it; on failure show why and change nothing."""
-        if self._stopped:
-            self._message(self._stopped_text(), "error")
+        if not self.active:
+            self._stop()
             return False
         try:
             self._store.record(event)
@@ -279,30 +225,24 @@ class ImageAnnotator(widgets.VBox):
             return False
         except OSError as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
-            self._message(
-                f"Could not save to {html.escape(str(self.path))}: "
-                f"{html.escape(self.last_error)}. This decision was NOT counted; "
-                "fix the problem, then press the key again.",
+            self.current = self._position[event["item"]]
+            self.message(
+                f"Could not save to {self.path}: {self.last_error}. This decision "
+                "was NOT counted; fix the problem, then press the key again.",
                 "error",
             )
             return False
         self.last_error = None
         return True
 
-    def _stopped_text(self) -> str:
-        return (
-            f"A newer annotator took over {html.escape(self.path.name)} (the cell "
-            "was re-run, or it is open elsewhere). This one no longer takes input: "
-            "use the newest one."
-        )
-
     def _stop(self) -> None:
         """A newer annotator took the label file over: stop taking input."""
         self._stopped = True
-        self._keys.active = False
-        for button in [*self._class_buttons, *self._nav_buttons.values()]:
-            button.disabled = True
-        self._message(self._stopped_text(), "error")
+        self.message(
+            f"A newer annotator took over {self.path.name} (the cell was re-run, or "
+            "it is open elsewhere). This one no longer takes input: use the newest one.",
+            "error",
+        )
 
     # -- state --------------------------------------------------------------------------
 
@@ -336,6 +276,23 @@ class ImageAnnotator(widgets.VBox):
         """True once the budget is spent or every image is labelled."""
         return self.n_labelled >= self.budget
 
+    @property
+    def feedback(self) -> str:
+        """The message line under the buttons (plain text), e.g. an error."""
+        return self._feedback
+
+    def image(self, item: int) -> bytes:
+        """The JPEG bytes shown for ``item``."""
+        if item not in self._jpeg:
+            raise ValueError(f"item {item!r} is not in this queue")
+        return self._jpeg[item]
+
+    def panel(self, item: int) -> str:
+        """The HTML shown beside the image of ``item`` (see :meth:`set_panel`)."""
+        if item not in self._jpeg:
+            raise ValueError(f"item {item!r} is not in this queue")
+        return self._panel(item)
+
     def label_array(self) -> np.ndarray:
         """Class index per queued image, in queue order; -1 where unlabelled."""
         index = {c: k for k, c in enumerate(self.classes)}
@@ -357,11 +314,73 @@ class ImageAnnotator(widgets.VBox):
 
     def accuracy(self) -> float | None:
         """Share of labels that match ``true_labels`` (oracle mode), else ``None``."""
-        if self._true is None or not self.state.labels:
+        labels = self.state.labels
+        if self._true is None or not labels:
             return None
-        labels = self.label_array()
-        mask = labels >= 0
-        return float((labels[mask] == self._true[mask]).mean())
+        index = {c: k for k, c in enumerate(self.classes)}
+        return float(np.mean([index[c] == self._true[i] for i, c in labels.items()]))
+
+    def true_label(self, item: int) -> int | None:
+        """The true class index of ``item`` in oracle mode, else ``None``."""
+        return None if self._true is None else int(self._true[item])
+
+    # -- the public API for code that builds on the annotator ---------------------------
+
+    def on_decision(self, callback: Callable[[dict, store.LabelState], None]) -> None:
+        """Call ``callback(event, state)`` after each label, skip or undo is saved."""
+        if not callable(callback):
+            raise TypeError("callback must be callable")
+        self._decision_callbacks.append(callback)
+
+    def add_key(self, key: str, name: str, callback: Callable[[], None]) -> None:
+        """Key ``key`` calls ``callback()``; ``name`` goes in the help line."""
+        if not isinstance(key, str) or len(key) != 1 or not key.isalpha():
+            raise ValueError(f"key must be one letter, got {key!r}")
+        if not isinstance(name, str) or not name:
+            raise TypeError("name must be a non-empty string")
+        if not callable(callback):
+            raise TypeError("callback must be callable")
+        key = key.lower()
+        if any(key in keys for keys in self.KEYMAP.values()):
+            raise ValueError(f"key {key!r} is taken")
+        self._extra[key] = (name, callback)
+        self.setup = self._setup()
+
+    def set_queue(self, items: Sequence[int], current: int | None = None) -> None:
+        """Show the same images in a new order (e.g. after a re-rank), from item
+        ``current`` (default: the first open one)."""
+        order = [checks.integer("item", i) for i in items]
+        if sorted(order) != sorted(self._jpeg):
+            raise ValueError("set_queue needs a new order of the same items")
+        if current is not None and current not in self._jpeg:
+            raise ValueError(f"current item {current!r} is not in the queue")
+        self.items = order
+        self._position = {item: k for k, item in enumerate(order)}
+        start = next_open(self.state, order, 0) if current is None else None
+        self.current = self._position[current] if current is not None else start
+        self._render()
+
+    def set_panel(self, panel: Callable[[int], str]) -> None:
+        """``panel(item)`` gives the HTML beside each image from now on."""
+        if not callable(panel):
+            raise TypeError("panel must be a function of the item")
+        self._panel = panel
+        self._render()
+
+    def set_busy(self, busy: bool, text: str = "") -> None:
+        """Say on the status line that the kernel works (``busy``) or what it did."""
+        if not isinstance(busy, bool) or not isinstance(text, str):
+            raise TypeError("set_busy takes a bool and a string")
+        self._busy, self._status = busy, text
+        self._render(keep=True)
+
+    def message(self, text: str, kind: str = "info") -> None:
+        """Show ``text`` (plain text) under the buttons; ``kind``: info, warn, error."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a string, got {type(text).__name__}")
+        self._kind = checks.choice("kind", kind, ["info", "warn", "error"])
+        self._feedback = text
+        self._render(keep=True)
 
     # -- actions (the buttons and keys call these) --------------------------------------
 
@@ -377,24 +396,20 @@ class ImageAnnotator(widgets.VBox):
             raise TypeError(f"cls must be a class name or index, got {type(cls)}")
         if cls not in self.classes:
             raise ValueError(f"unknown class {cls!r}; choose one of {self.classes}")
-        position = self.current
-        item = self.items[position]
+        item = self.items[self.current]
         if item not in self.state.labels and self.done:
-            self._message(f"The budget of {self.budget} labels is spent.", "warn")
-            return
-        if not self._record(store.label_event(item, cls)):
+            self.message(f"The budget of {self.budget} labels is spent.", "warn")
             return
         feedback = ""
         if self._true is not None:
-            truth = self.classes[self._true[position]]
+            truth = self.classes[self._true[item]]
             verdict = (
                 f"✓ {cls} is right"
                 if truth == cls
                 else f"✗ you said {cls}; the dataset says {truth}"
             )
-            feedback = html.escape(f"Image {position + 1} (item {item}): {verdict}")
-        self.current = resume_position(self.state, self.items)
-        self._render(feedback)
+            feedback = f"Image {self.current + 1} (item {item}): {verdict}"
+        self._decide(store.label_event(item, cls), feedback)
 
     def skip(self) -> None:
         """Leave the current image unlabelled for now and move to the next one."""
@@ -402,21 +417,25 @@ class ImageAnnotator(widgets.VBox):
         if item in self.state.labels:  # nothing to skip: just move on
             self.next()
             return
-        if not self._record(store.skip_event(item)):
-            return
-        self.current = resume_position(self.state, self.items)
-        self._render()
+        self._decide(store.skip_event(item))
 
     def undo(self) -> None:
         """Take back the latest label or skip and return to its image."""
         event = store.undo_event(self.state)
         if event is None:
-            self._message("Nothing to undo.", "warn")
+            self.message("Nothing to undo.", "warn")
             return
+        self._decide(event)
+
+    def _decide(self, event: dict, feedback: str = "") -> None:
         if not self._record(event):
             return
         self.current = resume_position(self.state, self.items)
-        self._render(f"Undone: image {self.current + 1} is back.")
+        if event.get("undo"):
+            feedback = f"Undone: image {self.current + 1} is back."
+        self._render(feedback)
+        for callback in self._decision_callbacks:
+            callback(event, self.state)
 
     def back(self) -> None:
         """Show the previous image (to check or change its label)."""
@@ -428,171 +447,138 @@ class ImageAnnotator(widgets.VBox):
         self.current = min(self.current + 1, len(self.items) - 1)
         self._render()
 
-    def press(self, key: str) -> None:
-        """Handle one key, as sent by the front end (see :attr:`KEYMAP`)."""
+    def press(self, key: str, item: int | None = None) -> None:
+        """Handle one key (see :attr:`KEYMAP`), pressed on the image of ``item``
+        (default: the current one), as the front end sends it."""
         if not isinstance(key, str):
             raise TypeError(f"key must be a string, got {type(key).__name__}")
         key = key.lower() if len(key) == 1 else key
-        if self._stopped:
-            self._message(self._stopped_text(), "error")
+        if not self.active:
+            self._stop()
             return
+        if item in self._position:
+            self.current = self._position[item]
         if key.isdigit() and 1 <= int(key) <= len(self.classes):
             self.label(int(key) - 1)
-            return
-        for action, keys in self.KEYMAP.items():
-            if key in keys:
-                getattr(self, action)()
-                return
-
-    # -- view ---------------------------------------------------------------------------
+        elif key in self._extra:
+            self._extra[key][1]()
+        else:
+            for action, keys in self.KEYMAP.items():
+                if key in keys:
+                    getattr(self, action)()
 
     @classmethod
-    def keys_help(cls, n_classes: int) -> str:
-        """The help line, from :attr:`KEYMAP`."""
+    def keys_help(cls, n_classes: int, extra: dict[str, str] | None = None) -> str:
+        """The help line, from :attr:`KEYMAP` (and ``extra``: key -> name)."""
+        arrows = {"ArrowLeft": "←", "ArrowRight": "→"}
         parts = [f"1–{n_classes} label"] + [
-            f"{' / '.join(_key_name(k) for k in keys)} {action}"
+            f"{' / '.join(arrows.get(k, k) for k in keys)} {action}"
             for action, keys in cls.KEYMAP.items()
         ]
+        parts += [f"{k} {name}" for k, name in (extra or {}).items()]
         return " · ".join(parts)
 
-    def _build_view(self, autofocus: bool) -> None:
-        self._progress = widgets.HTML()
-        self._image = widgets.Image(
-            format="jpeg", layout={"width": f"{DISPLAY_SIZE}px"}
-        )
-        self._model_view = widgets.HTML(layout={"width": "340px"})
-        self._class_buttons = []
-        for k, name in enumerate(self.classes):
-            button = widgets.Button(
-                description=f"{k + 1} · {name}",
-                tooltip=f"key {k + 1}",
-                layout={"width": "auto"},
-            )
-            button.on_click(lambda _, k=k: self._click(lambda: self.label(k)))
-            self._class_buttons.append(button)
-        texts = {"back": "← back", "skip": "skip", "undo": "undo", "next": "next →"}
-        self._nav_buttons = {}
-        for action in ("back", "skip", "undo", "next"):
-            keys = " / ".join(_key_name(k) for k in self.KEYMAP[action])
-            button = widgets.Button(description=texts[action], tooltip=f"key {keys}")
-            button.on_click(lambda _, a=action: self._click(getattr(self, a)))
-            self._nav_buttons[texts[action]] = button
-        self._feedback = widgets.HTML()
-        keys = [str(k + 1) for k in range(len(self.classes))]
-        keys += [k for ks in self.KEYMAP.values() for k in ks]
-        self._keys = _Keyboard(
-            handled_keys=keys, autofocus=autofocus, label_file=str(self.path)
-        )
-        self._keys.add_class("alw-keyboard")
-        self._keys.on_msg(self._on_front_end_message)
-        super().__init__(
-            [
-                self._progress,
-                widgets.HBox([self._image, self._model_view]),
-                widgets.HBox(self._class_buttons, layout={"flex_flow": "row wrap"}),
-                widgets.HBox(list(self._nav_buttons.values())),
-                self._feedback,
-                widgets.HTML(
-                    f"<small>Keys: {html.escape(self.keys_help(len(self.classes)))}"
-                    "</small>"
-                ),
-                self._keys,
-            ]
-        )
-        self.add_class("alwidgets-annotator")
+    # -- the front end --------------------------------------------------------------------
+
+    def _setup(self) -> dict:
+        extra = {k: name for k, (name, _) in self._extra.items()}
+        return {
+            "classes": list(self.classes),
+            "actions": {a: list(keys) for a, keys in self.KEYMAP.items()},
+            "extra": extra,
+            "help": self.keys_help(len(self.classes), extra),
+        }
 
     def _on_front_end_message(self, _widget, content, _buffers) -> None:
-        if not isinstance(content, dict) or content.get("event") != "keydown":
+        if not isinstance(content, dict):
             return
+        if content.get("event") == "need":
+            self._send_images(content.get("items", []))
+            return
+        if content.get("event") != "keydown":
+            return
+        item = content.get("item")
+        item = item if isinstance(item, int) and item in self._position else None
+        if isinstance(content.get("seq"), int):
+            self._acked = content["seq"]  # every view sent from now on includes it
         try:
-            self.press(str(content.get("key", "")))
+            self.press(str(content.get("key", "")), item)
         finally:
-            if "seq" in content:
-                self._keys.send({"ack": content["seq"]})
+            self._render(keep=True)
 
-    def _click(self, action) -> None:
-        now = time.monotonic()
-        if now - self._last_click < self._debounce_s:
-            self._message("Ignored a double click.", "warn")
-            return
-        self._last_click = now
-        action()
+    def _send_images(self, items) -> None:
+        wanted = [i for i in items if isinstance(i, int) and i in self._jpeg][:50]
+        if wanted:
+            self.send({"images": wanted}, [self._jpeg[i] for i in wanted])
 
-    def _message(self, text: str, kind: str = "info") -> None:
-        """Show ``text`` (already HTML-escaped) under the buttons."""
-        if kind == "error":
-            self._feedback.value = f'<span class="alw-error">⚠ {text}</span>'
-            return
-        colour = {"info": "#555", "warn": "#d95f02"}[kind]
-        self._feedback.value = f'<span style="color:{colour}">{text}</span>'
-
-    def _render(self, feedback: str = "") -> None:
-        self._image.value = self._encoded[
-            self.current
-        ]  # first: it is what one waits for
-        n = len(self.items)
-        item = self.items[self.current]
-        counts = self.export()["counts"]
-        spent = self.n_labelled / self.budget
-        meter = (
-            f'<progress value="{self.n_labelled}" max="{self.budget}" '
-            f'style="width:240px"></progress>'
-        )
-        per_class = html.escape(" · ".join(f"{c}: {v}" for c, v in counts.items()))
-        state = "done ✔" if self.done else f"image {self.current + 1} of {n}"
-        self._progress.value = (
-            f"<b>{self.n_labelled} of {self.budget} labelled</b> "
-            f"({spent:.0%} of the budget) {meter} — {state}<br>"
-            f"<small>{per_class}</small>"
-        )
-        self._model_view.value = self._model_panel(item)
-        labels = self.state.labels
-        for k, button in enumerate(self._class_buttons):
-            chosen = labels.get(item) == self.classes[k]
-            button.button_style = "success" if chosen else ""
-            button.disabled = self._stopped or (self.done and item not in labels)
-        for button in self._nav_buttons.values():
-            button.disabled = self._stopped
-        self._nav_buttons["skip"].disabled = self._stopped or self.done
-        notes = [html.escape(m) for m in self._store.messages[self._seen_messages :]]
-        self._seen_messages = len(self._store.messages)
-        if self.done:
-            notes.append(self._summary())
-        self._feedback.value = "<br>".join(x for x in [feedback, *notes] if x)
-
-    def _model_panel(self, item) -> str:
+    def _default_panel(self, item: int) -> str:
         current = self.state.labels.get(item)
         status = (
             f"your label: <b>{html.escape(current)}</b>"
             if current
+            else "skipped"
+            if item in self.state.skipped
             else "not labelled yet"
         )
-        if item in self.state.skipped and not current:
-            status = "skipped"
-        rows = [f"<div>item {item} · {status}</div>"]
+        rows = f"<div>item {item} · {status}</div>"
         if self._probs is not None:
-            p = self._probs[self.current]
-            rows.append(
-                f"<div><b>Model</b> (rank {self.current + 1} of {len(self.items)} "
+            p = self._probs[item]
+            row, top2 = p[None, :], np.sort(p)[-2:]
+            rows += (
+                f"<div><b>Model</b> (rank {self._rank[item] + 1} of {len(self.items)} "
                 "in the selection)</div>"
-            )
-            rows += probability_bars(self.classes, p)
-            row = p[None, :]
-            top2 = np.sort(p)[-2:]
-            rows.append(
-                "<div><small>scores (higher = more uncertain): least confidence "
+                + probability_bars(self.classes, p)
+                + "<div><small>scores (higher = more uncertain): least confidence "
                 f"{least_confidence(row)[0]:.3f} · margin score "
                 f"{smallest_margin(row)[0]:.3f} (margin p₁ − p₂ = "
                 f"{top2[1] - top2[0]:.3f}) · entropy {entropy(row)[0]:.3f}"
                 "</small></div>"
             )
-        return "".join(rows)
+        return rows
+
+    def _render(self, feedback: str = "", keep: bool = False) -> None:
+        """Send the view: the queue around the current image, counts, lines.
+
+        ``keep``: keep the message line as it is (else ``feedback`` and notes)."""
+        if not keep:
+            notes = self._store.messages[self._seen_messages :]
+            self._seen_messages = len(self._store.messages)
+            if self.done:
+                notes = [*notes, self._summary()]
+            self._feedback = "\n".join(x for x in [feedback, *notes] if x)
+            self._kind = "info"
+        labels, skipped = self.state.labels, self.state.skipped
+        lo, hi = max(self.current - BEHIND, 0), self.current + AHEAD + 1
+        entries = [
+            {
+                "item": item,
+                "position": lo + k,
+                "label": labels.get(item),
+                "skipped": item in skipped,
+                "panel": self._panel(item),
+            }
+            for k, item in enumerate(self.items[lo:hi])
+        ]
+        counts = self.export()["counts"]
+        last_undo = self.state.history[-1][0] if self.state.history else None
+        self.view = {
+            "current": self.items[self.current],
+            "entries": entries,
+            "acked": self._acked,
+            "n": len(self.items),
+            "labelled": self.n_labelled,
+            "budget": self.budget,
+            "per_class": " · ".join(f"{c}: {v}" for c, v in counts.items()),
+            "undo_item": last_undo,
+            "status": self._status,
+            "busy": self._busy,
+            "message": self._feedback,
+            "kind": self._kind,
+            "active": not self._stopped,
+        }
 
     def _summary(self) -> str:
-        text = (
-            f"<b>Done:</b> {self.n_labelled} labels saved in "
-            f"<code>{html.escape(str(self.path))}</code>."
-        )
+        text = f"Done: {self.n_labelled} labels saved in {self.path}."
         accuracy = self.accuracy()
         if accuracy is not None:
             text += f" Your labels match the dataset's for {accuracy:.0%} of them."

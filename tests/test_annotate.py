@@ -13,16 +13,18 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from alwidgets import ImageAnnotator, data
-from alwidgets.annotate import STATIC, encode_image, labelled_dataset, read_labels
-from alwidgets.labels import read_state
+from alwidgets import ImageAnnotator
+from alwidgets.annotate import STATIC
+from alwidgets.images import encode_image, labelled_dataset
+from alwidgets.labels import read_labels, read_state
+from alwidgets.offline_images import make_offline_flowers
 
 CLASSES = ["daisy", "roses", "tulips"]
 
 
 @pytest.fixture
 def images():
-    x, _, _ = data.make_offline_flowers(6, seed=1)
+    x, _, _ = make_offline_flowers(6, seed=1)
     return x
 
 
@@ -36,17 +38,18 @@ def events(path):
     return json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
 
 
-def key(annotator, k):
-    """What the front end sends when a key is pressed."""
-    annotator._keys._handle_custom_msg({"event": "keydown", "key": k}, [])
+@pytest.fixture
+def key(front_end):
+    """``key(annotator, k)``: what the front end sends when ``k`` is pressed."""
+    return lambda annotator, k: front_end(annotator, {"event": "keydown", "key": k})
 
 
-def test_buttons_keys_and_file(images, tmp_path):
+def test_keys_and_file(images, tmp_path, key):
     path = tmp_path / "labels.jsonl"
     a = make(images, path)
     header, evs = events(path)
     assert header["classes"] == CLASSES and evs == []
-    a._class_buttons[1].click()  # roses
+    a.press("2")  # roses
     assert a.labels == {0: "roses"} and a.current == 1
     assert events(path)[1][-1]["label"] == "roses"
     key(a, "3")  # tulips, by keyboard
@@ -68,39 +71,29 @@ def test_buttons_keys_and_file(images, tmp_path):
     assert labels == a.labels == {0: "roses", 1: "daisy"}
 
 
-def test_double_click_is_not_a_silent_skip(images, tmp_path):
-    a = ImageAnnotator(images, CLASSES, tmp_path / "l.jsonl", debounce_s=10)
-    a._class_buttons[0].click()
-    a._class_buttons[0].click()  # the second click of a double click
-    assert a.labels == {0: "daisy"} and a.current == 1
-    assert "double click" in a._feedback.value
-
-
-def test_budget_and_done_state_with_oracle(images, tmp_path):
+def test_budget_and_done_state_with_oracle(images, tmp_path, key):
     truth = np.array([0, 1, 2, 0, 1, 2])
     a = make(images, tmp_path / "l.jsonl", budget=3, true_labels=truth)
     for k in ("1", "2", "1"):  # the third is wrong
         key(a, k)
     # the feedback under the next image says which image it is about
-    assert "Image 3 (item 2)" in a._feedback.value or "Done" in a._feedback.value
+    assert "Image 3 (item 2)" in a.feedback or "Done" in a.feedback
     assert a.done and a.n_labelled == 3
     assert a.accuracy() == pytest.approx(2 / 3)
-    assert "67%" in a._feedback.value and "Done" in a._feedback.value
+    assert "67%" in a.feedback and "Done" in a.feedback
     before = a.labels
     a.next()
     a.label("roses")  # over budget: refused, nothing written
     assert a.labels == before
     assert len(events(tmp_path / "l.jsonl")[1]) == 3
-    assert all(b.disabled for b in a._class_buttons)
+    assert "budget" in a.feedback and a.view["labelled"] == a.view["budget"]
     a.undo()
     assert not a.done and a.n_labelled == 2
     key(a, "2")
-    assert "Image 3 (item 2): ✗ you said roses; the dataset says tulips" in (
-        a._feedback.value
-    )
+    assert "Image 3 (item 2): ✗ you said roses; the dataset says tulips" in (a.feedback)
 
 
-def test_resume_after_recreation(images, tmp_path):
+def test_resume_after_recreation(images, tmp_path, key):
     path = tmp_path / "l.jsonl"
     a = make(images, path, items=[10, 11, 12, 13, 14, 15])
     for k in ("1", "2", "s"):
@@ -224,19 +217,19 @@ def test_all_input_kinds(images, tmp_path):
     }
     for name, source in kinds.items():
         a = make(source, tmp_path / f"{name}.jsonl")
-        assert len(a._encoded) == 2, name
-        decoded = Image.open(__import__("io").BytesIO(a._image.value))
+        assert len(a.items) == 2, name
+        decoded = Image.open(io.BytesIO(a.image(a.items[a.current])))
         assert max(decoded.size) == 320, name
 
 
 def test_model_panel_and_export(images, tmp_path):
     probs = np.array([[0.5, 0.3, 0.2]] * 6)
     a = make(images, tmp_path / "l.jsonl", probs=probs)
-    assert "least confidence 0.500" in a._model_view.value
+    shown = a.panel(a.items[a.current])
+    assert "least confidence 0.500" in shown
     # the smallest-margin criterion's score is 1 - margin: say which is which
-    assert "margin score 0.800" in a._model_view.value
-    assert "margin p₁ − p₂ = 0.200" in a._model_view.value
-    assert "rank 1 of 6" in a._model_view.value
+    assert "margin score 0.800" in shown and "margin p₁ − p₂ = 0.200" in shown
+    assert "rank 1 of 6" in shown
     a.press("2")
     out = a.export()
     assert out["counts"] == {"daisy": 0, "roses": 1, "tulips": 0}
@@ -248,7 +241,7 @@ def test_model_panel_and_export(images, tmp_path):
 
 def test_encode_image_sizes():
     small = encode_image(np.zeros((10, 20, 3), np.uint8))
-    assert max(Image.open(__import__("io").BytesIO(small)).size) == 320
+    assert max(Image.open(io.BytesIO(small)).size) == 320
     with pytest.raises(ValueError):
         encode_image(np.zeros((4, 4, 5), np.uint8))
     with pytest.raises(ValueError, match="cannot read"):
@@ -257,7 +250,7 @@ def test_encode_image_sizes():
 
 def test_label_to_next_is_fast(images, tmp_path):
     """A loose guard only; the measured latency is in tools/benchmark_annotator.py."""
-    x, _, _ = data.make_offline_flowers(40, seed=2)
+    x, _, _ = make_offline_flowers(40, seed=2)
     a = make(x, tmp_path / "l.jsonl")
     start = time.perf_counter()
     for _ in range(20):
@@ -269,7 +262,7 @@ def test_label_to_next_is_fast(images, tmp_path):
 # -- defects found under real hands (issue 10) ---------------------------------------
 
 
-def test_undo_of_a_skip_is_saved(images, tmp_path):
+def test_undo_of_a_skip_is_saved(images, tmp_path, key):
     """Defect 3: s then u left item 0 skipped in the file; a restart opened image 2."""
     path = tmp_path / "l.jsonl"
     a = make(images, path)
@@ -281,7 +274,7 @@ def test_undo_of_a_skip_is_saved(images, tmp_path):
     assert b.skipped == set() and b.current == 0
 
 
-def test_undo_of_a_label_on_a_skipped_image_skips_it_again(images, tmp_path):
+def test_undo_of_a_label_on_a_skipped_image_skips_it_again(images, tmp_path, key):
     """Defect 3, the other way: the live state and the file diverged."""
     path = tmp_path / "l.jsonl"
     a = make(images, path)
@@ -320,7 +313,7 @@ class _Reference:
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_random_key_sequences_replay_to_the_live_state(images, tmp_path, seed):
+def test_random_key_sequences_replay_to_the_live_state(images, tmp_path, seed, key):
     """The property behind defect 3: one reducer for the live session and replay."""
     rng = random.Random(seed)
     path = tmp_path / "l.jsonl"
@@ -349,7 +342,7 @@ def test_random_key_sequences_replay_to_the_live_state(images, tmp_path, seed):
         assert b.current == a.current
 
 
-def test_resume_opens_where_the_learner_stopped(images, tmp_path):
+def test_resume_opens_where_the_learner_stopped(images, tmp_path, key):
     """Defect 10: resume opened the first unlabelled image, not where one stopped."""
     path = tmp_path / "l.jsonl"
     a = make(images, path)
@@ -362,22 +355,22 @@ def test_resume_opens_where_the_learner_stopped(images, tmp_path):
     assert make(images, path).current == 4
 
 
-def test_two_live_annotators_on_one_file(images, tmp_path):
+def test_two_live_annotators_on_one_file(images, tmp_path, key):
     """Defect 5: a newer annotator takes over; the older one says so and stops."""
     path = tmp_path / "l.jsonl"
     old = make(images, path)
     key(old, "1")
     new = make(images, path)  # the cell re-run while the old view is still live
     assert not old.active and new.active
-    assert "took over" in old._feedback.value
-    assert all(b.disabled for b in old._class_buttons) and not old._keys.active
+    assert "took over" in old.feedback
+    assert old.view["active"] is False  # the front end takes no keys
     key(old, "2")
     key(old, "u")  # the old one can no longer erase the newer one's labels
     key(new, "3")
     assert read_labels(path, CLASSES)[1] == new.labels == {0: "daisy", 1: "tulips"}
 
 
-def test_another_kernel_takes_over(images, tmp_path):
+def test_another_kernel_takes_over(images, tmp_path, key):
     path = tmp_path / "l.jsonl"
     np.save(tmp_path / "x.npy", images)
     old = make(images, path)
@@ -393,11 +386,11 @@ def test_another_kernel_takes_over(images, tmp_path):
     )
     subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
     key(old, "3")  # refused: the other kernel is the live writer now
-    assert not old.active and "took over" in old._feedback.value
+    assert not old.active and "took over" in old.feedback
     assert read_labels(path, CLASSES)[1] == {0: "daisy", 1: "roses"}
 
 
-def test_a_write_error_is_shown_and_not_counted(images, tmp_path):
+def test_a_write_error_is_shown_and_not_counted(images, tmp_path, key):
     """Defect 6: with the file unwritable a key did nothing and showed nothing."""
     path = tmp_path / "l.jsonl"
     a = make(images, path)
@@ -406,15 +399,15 @@ def test_a_write_error_is_shown_and_not_counted(images, tmp_path):
     path.mkdir()  # unwritable, even for root
     key(a, "2")
     assert a.labels == {0: "daisy"} and a.current == 1 and a.n_labelled == 1
-    assert "Could not save" in a._feedback.value and "NOT counted" in a._feedback.value
-    assert "alw-error" in a._feedback.value and a.last_error
+    assert "Could not save" in a.feedback and "NOT counted" in a.feedback
+    assert a.view["kind"] == "error" and a.last_error
     path.rmdir()  # fixed: the next key works, and the file is whole again
     key(a, "2")
     assert a.labels == {0: "daisy", 1: "roses"} and a.last_error is None
     assert read_labels(path, CLASSES)[1] == a.labels
 
 
-def test_label_file_deleted_while_live_is_recreated(images, tmp_path):
+def test_label_file_deleted_while_live_is_recreated(images, tmp_path, key):
     """Defect 9: the next label wrote a header-less file that was then refused."""
     path = tmp_path / "l.jsonl"
     a = make(images, path)
@@ -422,13 +415,13 @@ def test_label_file_deleted_while_live_is_recreated(images, tmp_path):
     key(a, "s")
     path.unlink()
     key(a, "3")
-    assert "re-created" in a._feedback.value
+    assert "re-created" in a.feedback
     assert read_state(path, CLASSES) == a.state
     b = make(images, path)
     assert b.labels == {0: "daisy", 2: "tulips"} and b.skipped == {1}
 
 
-def test_label_after_a_cut_off_last_line_is_kept(images, tmp_path):
+def test_label_after_a_cut_off_last_line_is_kept(images, tmp_path, key):
     """Defect 2: the next label was glued onto the partial line and lost."""
     path = tmp_path / "l.jsonl"
     a = make(images, path)
@@ -437,7 +430,7 @@ def test_label_after_a_cut_off_last_line_is_kept(images, tmp_path):
         f.write('{"item": 1, "lab')
     with pytest.warns(UserWarning, match="cut short"):
         b = make(images, path)
-    assert "cut short" in b._feedback.value
+    assert "cut short" in b.feedback
     key(b, "2")
     assert read_labels(path, CLASSES)[1] == {0: "daisy", 1: "roses"}
     assert make(images, path).labels == {0: "daisy", 1: "roses"}
@@ -445,13 +438,58 @@ def test_label_after_a_cut_off_last_line_is_kept(images, tmp_path):
     assert copy.read_text() == '{"item": 1, "lab'
 
 
-def test_keys_are_acknowledged_for_the_front_end(images, tmp_path):
-    """Defect 8: the front end tells a stopped kernel from a live one by the ack."""
+def test_the_front_end_protocol(images, tmp_path, front_end, sent):
+    """Keys name their image and are acknowledged; images come once, on request."""
     a = make(images, tmp_path / "l.jsonl")
-    sent = []
-    a._keys.send = sent.append
-    a._keys._handle_custom_msg({"event": "keydown", "key": "1", "seq": 7}, [])
-    assert sent == [{"ack": 7}] and a.labels == {0: "daisy"}
+    out = sent(a)
+    front_end(a, {"event": "keydown", "key": "1", "item": 3, "seq": 7})
+    # the key labels the image it was pressed on, whatever the kernel showed
+    assert a.labels == {3: "daisy"} and a.view["acked"] == 7
+    assert a.view["current"] == 4 and out  # the next image, sent at once
+    front_end(a, {"event": "need", "items": [0, 4, 99]})
+    data, buffers = out[-1]
+    assert data == {"method": "custom", "content": {"images": [0, 4]}}
+    assert [bytes(b) for b in buffers] == [a.image(0), a.image(4)]
+    entries = a.view["entries"]
+    assert [e["item"] for e in entries] == [1, 2, 3, 4, 5]  # around the current one
+    assert entries[2]["label"] == "daisy" and "your label" in entries[2]["panel"]
+
+
+def test_the_public_api_for_code_built_on_the_annotator(images, tmp_path):
+    a = make(images, tmp_path / "l.jsonl")
+    seen, retrained = [], []
+    a.on_decision(lambda event, state: seen.append((event, len(state.labels))))
+    a.add_key("r", "retrain", lambda: retrained.append(a.current))
+    a.press("2")
+    a.press("s")
+    a.press("u")
+    assert [(e.get("label"), e.get("skip"), n) for e, n in seen] == [
+        ("roses", None, 1),
+        (None, True, 1),
+        (None, False, 1),
+    ]
+    a.press("R")
+    assert retrained == [1] and "r retrain" in a.setup["help"]
+    a.set_queue([5, 4, 3, 2, 1, 0])
+    assert a.items == [5, 4, 3, 2, 1, 0] and a.items[a.current] == 5
+    a.set_queue([5, 4, 3, 2, 1, 0], current=2)
+    assert a.items[a.current] == 2
+    a.set_panel(lambda item: f"<b>panel of {item}</b>")
+    assert a.panel(2) == "<b>panel of 2</b>" == a.view["entries"][3]["panel"]
+    a.set_busy(True, "thinking")
+    assert a.view["busy"] and a.view["status"] == "thinking"
+    a.message("careful", "warn")
+    assert a.feedback == "careful" and a.view["kind"] == "warn"
+    with pytest.raises(ValueError, match="same items"):
+        a.set_queue([0, 1])
+    with pytest.raises(ValueError, match="taken"):
+        a.add_key("s", "again", print)
+    with pytest.raises(TypeError):
+        a.on_decision("not callable")
+    with pytest.raises(ValueError, match="kind"):
+        a.message("x", "loud")
+    with pytest.raises(ValueError, match="not in this queue"):
+        a.image(42)
 
 
 def test_front_end_takes_only_its_own_keys_while_visible():
@@ -459,21 +497,19 @@ def test_front_end_takes_only_its_own_keys_while_visible():
     here: the one key map reaches it, and no blanket shortcut suppression."""
     js = (STATIC / "annotator.js").read_text()
     assert "data-lm-suppress-shortcuts" not in js  # it blocked Ctrl+S, Shift+Enter
-    assert "IntersectionObserver" in js and "handled_keys" in js
+    assert "IntersectionObserver" in js and "actions" in js and "acked" in js
     assert "kernel has stopped" in js
     css = (STATIC / "annotator.css").read_text()
     assert "inset" in css  # the focus cue is not clipped by the output area
 
 
-def test_one_key_map_for_help_buttons_and_front_end(images, tmp_path):
+def test_one_key_map_for_help_buttons_and_front_end(images, tmp_path, key):
     a = make(images, tmp_path / "l.jsonl")
-    help_line = a.children[-2].value
+    help_line = a.setup["help"]
     for action, keys in ImageAnnotator.KEYMAP.items():
-        for k in keys:
-            assert k in a._keys.handled_keys
+        assert a.setup["actions"][action] == list(keys)  # what the front end takes
         assert action in help_line
-    assert a._nav_buttons["undo"].tooltip == "key u / Backspace"
-    assert "← back" in help_line.replace("b / ← back", "← back")
+    assert "u / Backspace undo" in help_line and "b / ← back" in help_line
     key(a, "S")  # caps lock: the same key
     assert a.skipped == {0}
 
@@ -486,20 +522,20 @@ def test_class_names_and_paths_are_escaped(images, tmp_path):
         images, classes, path, probs=np.full((6, 3), 1 / 3), budget=1, debounce_s=0
     )
     a.press("1")
-    shown = a._progress.value + a._model_view.value + a._feedback.value
+    shown = a.panel(a.items[0])  # HTML; the other lines are shown as plain text
     assert "<b>bold</b>" not in shown and html.escape("<b>bold</b>") in shown
-    assert "<i>x</i>" not in shown and "a&amp;b" in shown
+    assert "a&amp;b" in shown and "<i>x</i>.jsonl" in a.feedback  # text, not HTML
 
 
-def test_images_of_different_sizes(tmp_path):
+def test_images_of_different_sizes(tmp_path, key):
     rng = np.random.default_rng(0)
     images = [
         rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
         for h, w in [(240, 320), (500, 375), (300, 300)]
     ]
     a = make(images, tmp_path / "l.jsonl")
-    for data_ in a._encoded:
-        assert max(Image.open(io.BytesIO(data_)).size) == 320
+    for item in a.items:
+        assert max(Image.open(io.BytesIO(a.image(item))).size) == 320
     key(a, "2")
     ds = labelled_dataset(images, a.labels, CLASSES)
     ((x, y),) = list(ds.as_numpy_iterator())

@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from alwidgets import data, many_rounds
+from alwidgets import many_rounds
 from alwidgets.criteria import CRITERIA, select
 from alwidgets.heads import HeadTrainer
+from alwidgets.offline_images import make_offline_flowers
 from alwidgets.session import (
     ActiveLearningSession,
     history_path,
@@ -22,26 +23,14 @@ TRAINER = HeadTrainer(l2=0.03)
 
 
 @pytest.fixture(scope="module")
-def features():
+def features(blobs):
     """Five overlapping Gaussian classes in 12 dimensions: train, validation, test, pool."""
-    rng = np.random.default_rng(0)
-    centres = rng.normal(size=(K, 12))
-
-    def split(n):
-        y = rng.integers(0, K, n)
-        return (centres[y] + 1.3 * rng.normal(size=(n, 12))).astype(np.float32), y
-
-    return {
-        "train": split(40),
-        "validation": split(100),
-        "test": split(300),
-        "pool": split(POOL),
-    }
+    return blobs({"train": 40, "validation": 100, "test": 300, "pool": POOL})
 
 
 @pytest.fixture(scope="module")
 def images():
-    return data.make_offline_flowers(POOL, seed=3)[0]
+    return make_offline_flowers(POOL, seed=3)[0]
 
 
 def make(images, features, path, **kwargs):
@@ -132,7 +121,7 @@ def test_switching_the_criterion_re_ranks_and_is_recorded(images, features, tmp_
     scores = CRITERIA["entropy"](session.head.predict_proba(features["pool"][0]))
     rest = np.array(session.queue)
     assert session.queue == rest[select(scores[rest], len(rest))].tolist()
-    session._criterion_buttons.value = "smallest_margin"  # the buttons do the same
+    session.criterion_buttons.value = "smallest_margin"  # the buttons do the same
     assert session.criterion == "smallest_margin"
     assert [r["criterion"] for r in session.history][-2:] == [
         "entropy",
@@ -150,40 +139,45 @@ def test_the_key_r_retrains_once(images, features, tmp_path):
     assert session.history[-1]["labels_used"] == 4
     session.press("r")  # nothing new: no second row
     assert len(session.history) == 2
-    assert "up to date" in session._status.value
-    assert "r retrain" in session.keys_help(K)
+    assert "up to date" in session.annotator.view["status"]
+    assert "r retrain" in session.annotator.setup["help"]
 
 
-def test_the_widget_says_when_it_updates_and_the_guard_is_told(
-    images, features, tmp_path
+def test_the_front_end_gets_the_next_image_first_then_the_model(
+    images, features, tmp_path, front_end
 ):
     session = make(images, features, tmp_path / "l.jsonl", retrain_every=3)
-    busy = []
-    session._guard.observe(lambda change: busy.append(change["new"]), names="busy")
-    status = []
-    session._status.observe(lambda change: status.append(change["new"]), "value")
-    plots = [session.plot_png]
-    true = features["pool"][1]
+    annotator, true = session.annotator, features["pool"][1]
+    seen = []
+    annotator.observe(lambda change: seen.append(("view", change["new"])), "view")
+    session.plot.observe(lambda change: seen.append(("plot", change["new"])), "data")
 
-    def key():  # what the front end sends
-        key = str(true[session.items[session.current]] + 1)
-        session._on_front_end_message(None, {"event": "keydown", "key": key}, [])
+    def key(seq):  # what the front end sends: the key and the image it was pressed on
+        item = session.items[session.current]
+        content = {"event": "keydown", "key": str(true[item] + 1), "item": item}
+        front_end(annotator, content | {"seq": seq})
+        return item
 
-    key()
-    key()
-    assert session._guard.armed  # the next label retrains: the front end holds
-    order = []
-    session._image.observe(lambda _: order.append("image"), "value")
-    session._plot.observe(lambda _: order.append("plot"), "value")
-    session._guard.observe(lambda _: order.append("settled"), "settled")
-    key()
-    # the next image, then keys are released, then the plot (the slow part) is drawn
-    assert order == ["image", "settled", "plot", "settled"]
-    assert busy == [True, False] and not session._guard.armed
-    assert any("updating" in s for s in status) and "re-ranked" in status[-1]
-    assert session.plot_png != plots[0]
-    assert session._image.value == session._encoded[session.current]
-    assert all(not b.disabled for b in session._class_buttons)
+    key(1)
+    key(2)
+    seen.clear()
+    third = key(3)  # completes a batch: retrain and re-rank
+    views = [v for kind, v in seen if kind == "view"]
+    kinds = [kind for kind, _ in seen]
+    # the label is confirmed with the next image, before the (slow) retrain...
+    shown = {e["item"]: e["label"] for e in views[0]["entries"]}
+    assert views[0]["acked"] == 3 and shown[third] is not None
+    assert views[0]["labelled"] == 3 and not views[0]["busy"]
+    assert views[1]["busy"] and "updating" in views[1]["status"]
+    # ...then the re-ranked queue, then the plot, drawn in the browser from numbers
+    assert (
+        views[-1]["current"] == session.queue[0] and "re-ranked" in views[-1]["status"]
+    )
+    assert kinds.index("plot") > kinds.index("view") and kinds[-1] in ("plot", "view")
+    plot = session.plot.data
+    assert [r["labels_used"] for r in plot["rows"]] == [0, 3]
+    assert sum(plot["shares"]) == pytest.approx(1)
+    assert "rank 1 of" in session.annotator.panel(session.queue[0])
 
 
 def test_undo_after_a_retrain_and_skips(images, features, tmp_path):
@@ -227,11 +221,16 @@ def test_the_plot_and_the_reference(images, features, tmp_path):
         reference=ref,
         profile="offline",
     )
-    fig = session.figure()
-    assert "offline profile" in fig.axes[0].get_title()
-    labels = fig.axes[0].get_legend_handles_labels()[1]
-    assert "random (val.)" in labels and "test (oracle)" in labels
-    assert session.plot_png.startswith(b"\x89PNG")
+    data = session.plot_data()
+    assert data["title"] == "Live session (offline profile)"
+    assert data["reference"]["mean"] == ref["validation_accuracy"].mean(0).tolist()
+    assert data["reference"]["test"] == ref["test_accuracy"].mean(0).tolist()
+    assert data["rows"][0]["test_accuracy"] is not None
+    assert session.plot.data == data
+    simulated = many_rounds.simulate(  # the reference is many_rounds' random curve
+        features, "random", 2, 10, seed=1, trainer=TRAINER, n_classes=K
+    )
+    assert ref["test_accuracy"][1].tolist() == [r["test_accuracy"] for r in simulated]
 
 
 def test_the_history_file_survives_a_cut_line_and_refuses_strangers(
@@ -311,7 +310,7 @@ def test_a_taken_over_session_stops_writing(images, features, tmp_path):
     old.press("r")
     assert old.criterion == "least_confidence" and not old.active
     assert len(read_history(history_path(path))) == rows
-    assert "took over" in old._feedback.value
+    assert "took over" in old.annotator.feedback
     new.oracle(1)
     assert new.n_labelled == 4
 
@@ -325,7 +324,7 @@ def test_a_write_error_on_the_label_that_retrains_is_shown(images, features, tmp
     path.mkdir()  # unwritable, even for root
     try:
         session.oracle(1)
-        assert "NOT counted" in session._feedback.value
+        assert "NOT counted" in session.annotator.feedback
         assert session.n_labelled == 2 and session.current == shown
         assert [r["labels_used"] for r in session.history] == [0]
     finally:

@@ -1,22 +1,28 @@
-// Front end of alwidgets.ImageAnnotator: keys in, status out.
+// Front end of alwidgets.ImageAnnotator: the whole view, keys in, events out.
 //
-// The Python side owns the key map (ImageAnnotator.KEYMAP) and sends the keys it
-// handles as the `handled_keys` trait; the help line and the buttons' tooltips come from
-// the same table. Here we only decide whether a key press is ours to take:
+// The kernel sends one trait, `view`: the queue around its current image
+// (`entries`: item, position, confirmed label, panel HTML), the counts, the status
+// and message lines, and `acked`, the last key it has taken. The images come once
+// each, as JPEG bytes in custom messages (asked for with {event: "need"}), and are
+// decoded before they are shown, so a key swaps the picture at once:
 //
-// * only while the annotator is focused AND its image is on screen (at least half
-//   of it), so a key pressed while the widget has scrolled away is not a label;
-// * only the widget's own keys, without Ctrl/Cmd/Alt (Shift only for letters),
-//   so JupyterLab's shortcuts (Ctrl+S, Shift+Enter, Shift+arrows...) keep working;
-// * never after the kernel stopped: then the badge says so and that the labels
-//   are safe on disk.
+// * every key is sent with the item on screen (`item`) and a sequence number; it is
+//   *pending* until the kernel's view says `acked` >= its number. What is shown is
+//   the kernel's view with the pending keys replayed on it, so the next image comes
+//   on the key itself, and a failed write (the kernel goes back to that image and
+//   says why in red) or a re-rank (a new queue) simply replaces it;
+// * counts, budget and labels shown are the kernel's, i.e. saved; pending decisions
+//   are only marked as such.
+//
+// Keys are taken only while the annotator is focused AND its image is on screen, only
+// the widget's own keys (from `setup`) without Ctrl/Cmd/Alt, and never after the
+// kernel stopped: then the badge says so and that the labels are safe on disk.
 
 const GONE = new Set(["dead", "autorestarting", "restarting"]);
 const ACK_TIMEOUT_MS = 4000;
+const MAX_URLS = 400;
 
-function normalise(key) {
-  return key.length === 1 ? key.toLowerCase() : key;
-}
+const normalise = (key) => (key.length === 1 ? key.toLowerCase() : key);
 
 function isTextInput(target) {
   if (!(target instanceof HTMLElement)) return false;
@@ -26,23 +32,231 @@ function isTextInput(target) {
   );
 }
 
-function render({ model, el }) {
-  const badge = document.createElement("div");
-  badge.className = "alw-keys";
-  badge.setAttribute("role", "status");
-  el.appendChild(badge);
+function part(parent, tag, className) {
+  const node = document.createElement(tag);
+  node.className = className;
+  parent.appendChild(node);
+  return node;
+}
 
-  let box = null;
+function setHTML(node, html) {
+  if (node.__html !== html) {
+    node.innerHTML = html;
+    node.__html = html;
+  }
+}
+
+function render({ model, el }) {
+  const root = part(el, "div", "alwidgets-annotator");
+  root.setAttribute("tabindex", "0");
+  const progress = part(root, "div", "alw-progress");
+  const status = part(root, "div", "alw-status");
+  const row = part(root, "div", "alw-row");
+  const frame = part(row, "div", "alw-frame");
+  const photo = part(frame, "img", "alw-photo");
+  photo.alt = "the image to label";
+  const waitNote = part(frame, "div", "alw-wait");
+  waitNote.textContent = "loading the next image…";
+  const panel = part(row, "div", "alw-panel");
+  const classRow = part(root, "div", "alw-buttons");
+  const navRow = part(root, "div", "alw-buttons");
+  const message = part(root, "div", "alw-message");
+  message.setAttribute("role", "status");
+  const help = part(root, "div", "alw-help");
+  const badge = part(root, "div", "alw-keys");
+  badge.setAttribute("role", "status");
+
+  let seq = 0;
+  let pending = []; // {seq, key, item, action}
+  let shown = null; // the item on screen
+  let decided = new Set(); // items with a pending label or skip
+  let pendingLabels = new Map(); // item -> class index, pending
   let visible = false;
   let focused = false;
   let gone = false;
   let waiting = false;
   let focusedOnce = false;
-  let seq = 0;
+  let lastClick = -1e9;
+  let localNote = "";
+  const urls = new Map(); // item -> object URL of a decoded image
+  const requested = new Set();
   const timers = new Map();
   const cleanups = [];
+  let buttons = []; // [key, button]
 
-  const show = () => {
+  const setup = () => model.get("setup") || {};
+  const view = () => model.get("view") || {};
+  const entries = () => view().entries || [];
+
+  const actionOf = (key) => {
+    const s = setup();
+    if (/^[1-9]$/.test(key) && Number(key) <= (s.classes || []).length) return "label";
+    for (const [action, keys] of Object.entries(s.actions || {})) {
+      if (keys.includes(key)) return action;
+    }
+    return key in (s.extra || {}) ? "other" : null;
+  };
+
+  // -- the queue: the kernel's view with the pending keys replayed on it
+
+  const indexOf = (item) => entries().findIndex((e) => e.item === item);
+
+  const nextOpen = (item) => {
+    const list = entries();
+    for (let j = indexOf(item) + 1; j < list.length; j++) {
+      const e = list[j];
+      if (e.label === null && !e.skipped && !decided.has(e.item)) return e.item;
+    }
+    return null; // beyond what the kernel sent: wait for it
+  };
+
+  const spent = () => {
+    let n = view().labelled || 0;
+    for (const [item] of pendingLabels) {
+      const e = entries()[indexOf(item)];
+      if (e && e.label === null) n += 1;
+    }
+    return n;
+  };
+
+  const move = (at, p, undo) => {
+    const list = entries();
+    const j = indexOf(p.item);
+    const e = list[j];
+    if (p.action === "label" || p.action === "skip") {
+      if (!e) return at;
+      if (p.action === "skip" && e.label !== null) return move(at, { ...p, action: "next" });
+      if (p.action === "label" && e.label === null && spent() >= view().budget) return at;
+      decided.add(p.item);
+      if (p.action === "label") pendingLabels.set(p.item, Number(p.key) - 1);
+      undo.push(p.item);
+      return p.item === at ? nextOpen(at) : at;
+    }
+    if (p.action === "back") return e && j > 0 ? list[j - 1].item : e && e.position === 0 ? e.item : null;
+    if (p.action === "next") {
+      if (e && j + 1 < list.length) return list[j + 1].item;
+      return e && e.position === view().n - 1 ? e.item : null;
+    }
+    if (p.action === "undo") {
+      if (undo.length) {
+        const item = undo.pop();
+        decided.delete(item);
+        pendingLabels.delete(item);
+        return item;
+      }
+      const item = view().undo_item;
+      return item !== null && indexOf(item) >= 0 ? item : null;
+    }
+    return at;
+  };
+
+  const replay = () => {
+    const v = view();
+    pending = pending.filter((p) => p.seq > (v.acked || 0));
+    for (const id of [...timers.keys()]) {
+      if (id <= (v.acked || 0)) {
+        clearTimeout(timers.get(id));
+        timers.delete(id);
+      }
+    }
+    if (waiting && !timers.size) waiting = false;
+    decided = new Set();
+    pendingLabels = new Map();
+    const undo = [];
+    let at = v.current ?? null;
+    for (const p of pending) at = move(at, p, undo);
+    shown = at;
+    fetchImages();
+    paint();
+  };
+
+  // -- images: asked for once, decoded before they are shown
+
+  const fetchImages = () => {
+    const missing = entries()
+      .map((e) => e.item)
+      .filter((item) => !urls.has(item) && !requested.has(item));
+    if (!missing.length) return;
+    for (const item of missing) requested.add(item);
+    model.send({ event: "need", items: missing });
+  };
+
+  const onMessage = (msg, buffers) => {
+    if (!msg || !Array.isArray(msg.images)) return;
+    msg.images.forEach((item, k) => {
+      const url = URL.createObjectURL(new Blob([buffers[k]], { type: "image/jpeg" }));
+      const img = new Image();
+      img.src = url;
+      img.decode().catch(() => {}).then(() => {
+        urls.set(item, url);
+        requested.delete(item);
+        if (urls.size > MAX_URLS) {
+          const keep = new Set(entries().map((e) => e.item));
+          for (const [old, oldUrl] of urls) {
+            if (urls.size <= MAX_URLS / 2) break;
+            if (!keep.has(old)) {
+              URL.revokeObjectURL(oldUrl);
+              urls.delete(old);
+            }
+          }
+        }
+        if (item === shown) paint();
+      });
+    });
+  };
+
+  // -- painting
+
+  const paint = () => {
+    const v = view();
+    const s = setup();
+    const entry = entries()[indexOf(shown)];
+    const saving = pending.filter((p) => p.action !== "other").length;
+    const done = (v.labelled || 0) >= v.budget;
+    const where = done ? "done ✔" : entry ? `image ${entry.position + 1} of ${v.n}` : "…";
+    const share = Math.round((100 * (v.labelled || 0)) / (v.budget || 1));
+    setHTML(
+      progress,
+      `<b>${v.labelled} of ${v.budget} labelled</b> (${share}% of the budget) ` +
+        `<progress value="${v.labelled}" max="${v.budget}"></progress> — ${where}` +
+        `<span class="alw-saving">${saving ? ` · ${saving} saving…` : ""}</span>` +
+        `<br><small></small>`,
+    );
+    progress.querySelector("small").textContent = v.per_class || "";
+    status.textContent = v.status || "";
+    status.className = `alw-status ${v.busy ? "alw-busy" : ""}`;
+    const url = urls.get(shown);
+    if (url) {
+      if (photo.getAttribute("src") !== url) photo.src = url;
+      photo.style.visibility = "visible";
+    } else {
+      photo.style.visibility = "hidden";
+    }
+    waitNote.style.display = url ? "none" : "block";
+    setHTML(panel, entry ? entry.panel : "");
+    const label = entry
+      ? pendingLabels.has(entry.item)
+        ? pendingLabels.get(entry.item)
+        : (s.classes || []).indexOf(entry.label)
+      : -1;
+    const live = v.active !== false && !gone;
+    for (const [key, button] of buttons) {
+      const action = actionOf(key);
+      const chosen = action === "label" && Number(key) - 1 === label;
+      button.classList.toggle("alw-chosen", chosen);
+      button.disabled =
+        !live ||
+        !entry ||
+        (action === "label" && label < 0 && spent() >= v.budget) ||
+        (action === "skip" && done);
+    }
+    const text = localNote || v.message || "";
+    message.textContent = text ? (v.kind === "error" && !localNote ? `⚠ ${text}` : text) : "";
+    message.className = `alw-message alw-${localNote ? "warn" : v.kind || "info"}`;
+    showBadge();
+  };
+
+  const showBadge = () => {
     let text = "⌨ keys active";
     let kind = "alw-on";
     const file = model.get("label_file");
@@ -52,9 +266,8 @@ function render({ model, el }) {
         `Every label counted above is safe in ${file}. ` +
         "Restart the kernel and re-run this cell to continue where you stopped.";
       kind = "alw-gone";
-    } else if (!model.get("active")) {
-      text =
-        "⌨ keys off: a newer annotator took over this label file; use that one.";
+    } else if (view().active === false) {
+      text = "⌨ keys off: a newer annotator took over this label file; use that one.";
       kind = "alw-warn";
     } else if (waiting) {
       text =
@@ -70,143 +283,159 @@ function render({ model, el }) {
     }
     badge.textContent = text;
     badge.className = `alw-keys ${kind}`;
-    if (box) {
-      box.classList.toggle("alw-focused", focused && !gone);
-      box.classList.toggle("alw-gone", gone);
-    }
+    root.classList.toggle("alw-focused", focused && !gone);
+    root.classList.toggle("alw-gone", gone);
   };
 
-  const setGone = () => {
-    if (gone) return;
-    gone = true;
-    for (const timer of timers.values()) clearTimeout(timer);
-    timers.clear();
-    show();
+  // -- input
+
+  const send = (key) => {
+    const action = actionOf(key);
+    if (!action || gone || view().active === false) return;
+    if (shown === null && action !== "undo" && action !== "other") return; // nothing on screen
+    localNote = "";
+    seq += 1;
+    const id = seq;
+    pending.push({ seq: id, key, item: shown, action });
+    timers.set(
+      id,
+      setTimeout(() => {
+        waiting = true;
+        showBadge();
+      }, ACK_TIMEOUT_MS),
+    );
+    model.send({ event: "keydown", key, item: shown, seq: id });
+    replay();
   };
 
   const onKey = (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
     if (event.shiftKey && event.key.length > 1) return; // Shift+Enter, Shift+arrows
     const key = normalise(event.key);
-    if (!model.get("handled_keys").includes(key) || isTextInput(event.target)) return;
+    if (!actionOf(key) || isTextInput(event.target)) return;
     if (!visible || !focused) return; // not ours: the learner cannot see it
     event.preventDefault();
     event.stopPropagation();
-    if (gone || !model.get("active") || event.repeat) {
-      show();
-      return;
-    }
-    seq += 1;
-    const id = seq;
-    timers.set(
-      id,
-      setTimeout(() => {
-        timers.delete(id);
-        waiting = true;
-        show();
-      }, ACK_TIMEOUT_MS),
-    );
-    model.send({ event: "keydown", key, seq: id });
+    if (event.repeat) return;
+    send(key);
   };
 
-  const onMessage = (msg) => {
-    if (!msg || msg.ack === undefined) return;
-    clearTimeout(timers.get(msg.ack));
-    timers.delete(msg.ack);
-    if (waiting) {
-      waiting = false;
-      show();
+  const onClick = (key) => {
+    const now = performance.now();
+    if (now - lastClick < model.get("debounce_ms")) {
+      localNote = "Ignored a double click.";
+      paint();
+      return;
     }
+    lastClick = now;
+    send(key);
   };
+
+  const buildButtons = () => {
+    const s = setup();
+    const arrows = { ArrowLeft: "←", ArrowRight: "→" };
+    const named = { back: "← back", skip: "skip", undo: "undo", next: "next →" };
+    classRow.replaceChildren();
+    navRow.replaceChildren();
+    buttons = [];
+    const add = (rowNode, key, text, tip) => {
+      const button = part(rowNode, "button", "alw-button");
+      button.type = "button";
+      button.textContent = text;
+      button.title = tip;
+      button.addEventListener("click", () => onClick(key));
+      buttons.push([key, button]);
+    };
+    (s.classes || []).forEach((name, k) => add(classRow, String(k + 1), `${k + 1} · ${name}`, `key ${k + 1}`));
+    for (const action of ["back", "skip", "undo", "next"]) {
+      const keys = (s.actions || {})[action] || [];
+      add(navRow, keys[0], named[action], `key ${keys.map((k) => arrows[k] || k).join(" / ")}`);
+    }
+    for (const [key, name] of Object.entries(s.extra || {})) add(navRow, key, name, `key ${key}`);
+    help.textContent = `Keys: ${s.help || ""}`;
+    paint();
+  };
+
+  // -- focus, visibility and the kernel
 
   const onIn = () => {
     focused = true;
-    show();
+    showBadge();
   };
   const onOut = (event) => {
-    if (!box.contains(event.relatedTarget)) {
+    if (!root.contains(event.relatedTarget)) {
       focused = false;
-      show();
+      showBadge();
     }
   };
+  root.addEventListener("keydown", onKey);
+  root.addEventListener("focusin", onIn);
+  root.addEventListener("focusout", onOut);
 
-  const watchVisibility = () => {
-    const target = box.querySelector("img") || box;
-    const observer = new IntersectionObserver(
-      (entries) => {
-        for (const entry of entries) visible = entry.intersectionRatio >= 0.5;
-        if (visible && !focusedOnce && model.get("autofocus")) {
-          focusedOnce = true; // take the focus once, when first seen...
-          const typing =
-            isTextInput(document.activeElement) ||
-            document.activeElement?.closest?.(".cm-editor");
-          if (!typing) box.focus({ preventScroll: true }); // ...unless one types
-        }
-        show();
-      },
-      { threshold: [0, 0.25, 0.5, 0.75, 1] },
-    );
-    observer.observe(target);
-    cleanups.push(() => observer.disconnect());
+  const observer = new IntersectionObserver(
+    (list) => {
+      for (const entry of list) visible = entry.intersectionRatio >= 0.5;
+      if (visible && !focusedOnce && model.get("autofocus")) {
+        focusedOnce = true; // take the focus once, when first seen...
+        const typing =
+          isTextInput(document.activeElement) ||
+          document.activeElement?.closest?.(".cm-editor");
+        if (!typing) root.focus({ preventScroll: true }); // ...unless one types
+      }
+      showBadge();
+    },
+    { threshold: [0, 0.25, 0.5, 0.75, 1] },
+  );
+  observer.observe(frame);
+
+  const setGone = () => {
+    if (gone) return;
+    gone = true;
+    for (const timer of timers.values()) clearTimeout(timer);
+    timers.clear();
+    paint();
   };
-
-  const watchKernel = () => {
-    const kernel = model.widget_manager?.kernel;
-    if (kernel?.statusChanged) {
-      const onStatus = (_, status) => {
-        if (GONE.has(status)) setGone();
-      };
-      kernel.statusChanged.connect(onStatus);
-      cleanups.push(() => kernel.statusChanged.disconnect(onStatus));
-      if (GONE.has(kernel.status)) setGone();
-    }
-    // ipywidgets marks every view of a dead comm with this class.
-    const check = () => {
-      if (el.closest(".jupyter-widgets-disconnected")) setGone();
+  const kernel = model.widget_manager?.kernel;
+  if (kernel?.statusChanged) {
+    const onStatus = (_, state) => {
+      if (GONE.has(state)) setGone();
     };
-    const mutations = new MutationObserver(check);
-    for (let node = el; node && node !== box?.parentElement; node = node.parentElement) {
+    kernel.statusChanged.connect(onStatus);
+    cleanups.push(() => kernel.statusChanged.disconnect(onStatus));
+    if (GONE.has(kernel.status)) setGone();
+  }
+  // ipywidgets marks every view of a dead comm with this class.
+  const mutations = new MutationObserver(() => {
+    if (el.closest(".jupyter-widgets-disconnected")) setGone();
+  });
+  requestAnimationFrame(() => {
+    for (let node = el; node; node = node.parentElement) {
       mutations.observe(node, { attributes: true, attributeFilter: ["class"] });
     }
-    cleanups.push(() => mutations.disconnect());
-    check();
-  };
-
-  const attach = (tries) => {
-    box = el.closest(".alwidgets-annotator");
-    if (!box && tries > 0) {
-      requestAnimationFrame(() => attach(tries - 1));
-      return;
-    }
-    box = box || el;
-    box.setAttribute("tabindex", "0");
-    box.addEventListener("keydown", onKey);
-    box.addEventListener("focusin", onIn);
-    box.addEventListener("focusout", onOut);
-    cleanups.push(() => {
-      box.removeEventListener("keydown", onKey);
-      box.removeEventListener("focusin", onIn);
-      box.removeEventListener("focusout", onOut);
-    });
-    focused = box.contains(document.activeElement);
-    watchVisibility();
-    watchKernel();
-    show();
-  };
+  });
 
   model.on("msg:custom", onMessage);
-  model.on("change:active", show);
-  model.on("change:label_file", show);
+  model.on("change:view", replay);
+  model.on("change:setup", buildButtons);
+  model.on("change:label_file", showBadge);
   cleanups.push(() => {
     model.off("msg:custom", onMessage);
-    model.off("change:active", show);
-    model.off("change:label_file", show);
+    model.off("change:view", replay);
+    model.off("change:setup", buildButtons);
+    model.off("change:label_file", showBadge);
+    observer.disconnect();
+    mutations.disconnect();
+    root.removeEventListener("keydown", onKey);
+    root.removeEventListener("focusin", onIn);
+    root.removeEventListener("focusout", onOut);
   });
-  show();
-  attach(120);
+  focused = root.contains(document.activeElement);
+  buildButtons();
+  replay();
   return () => {
     for (const timer of timers.values()) clearTimeout(timer);
     for (const cleanup of cleanups) cleanup();
+    for (const url of urls.values()) URL.revokeObjectURL(url);
   };
 }
 
