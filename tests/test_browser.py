@@ -1,10 +1,11 @@
 """The widgets in a real JupyterLab, driven by Playwright in Debian's Chromium.
 
 One JupyterLab, one page and one kernel for the module; the tests run in file order
-(the last one kills the kernel). Covered: labelling by keys and mouse, key -> next
-image latency (written to build/annotator_latency.json), JupyterLab shortcuts with
-the focus in the annotator, keys ignored while it is off screen, a playground drag
-that settles, a write error shown in the widget, and the kernel's death shown.
+(the last one kills the kernel). Covered: labelling by keys and mouse, a double click
+that is one click, rapid keys that each label the image they were pressed on, key ->
+next image latency (written to build/annotator_latency.json), JupyterLab shortcuts
+with the focus in the annotator, keys ignored while it is off screen, a playground
+drag that settles, a write error shown in the widget, and the kernel's death shown.
 A screenshot of the page after each test goes to build/screenshots/.
 
 Needs /usr/bin/chromium (``apt-get install chromium``; .ci/run installs it). Skipped
@@ -20,7 +21,8 @@ import browser_lab
 import numpy as np
 import pytest
 
-from alwidgets import data
+from alwidgets.labels import read_labels
+from alwidgets.offline_images import make_offline_flowers
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = browser_lab.SCREENSHOTS
@@ -33,7 +35,7 @@ browser_lab.require_chromium()
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lab")
-    images, _, _ = data.make_offline_flowers(N_IMAGES, seed=5)
+    images, _, _ = make_offline_flowers(N_IMAGES, seed=5)
     np.save(folder / "images.npy", images)
     setup = (
         "import os\n"
@@ -58,6 +60,13 @@ def _annotator_text(page) -> str:
     return page.evaluate("document.querySelector('.alwidgets-annotator').innerText")
 
 
+# The item on screen, from the panel beside the image.
+_SHOWN = (
+    "Number(document.querySelector('.alwidgets-annotator .alw-panel')"
+    ".innerText.match(/item (\\d+)/)[1])"
+)
+
+
 def _badge(page) -> str:
     return page.evaluate("document.querySelector('.alw-keys').textContent")
 
@@ -66,7 +75,7 @@ def _badge(page) -> str:
 def page(lab):
     url, folder = lab
     ready = (
-        ".alwidgets-annotator img",
+        ".alwidgets-annotator .alw-photo[src]",
         ".alwidgets-playground .noUi-handle",
         ".spacer",
     )
@@ -86,7 +95,7 @@ def _focus_annotator(page) -> None:
     page.evaluate(
         "document.querySelector('.alwidgets-annotator').scrollIntoView({block: 'start'})"
     )
-    page.locator(".alwidgets-annotator .widget-html").first.click()
+    page.locator(".alwidgets-annotator .alw-panel").click()
     page.wait_for_selector(".alw-keys.alw-on", timeout=10_000)
 
 
@@ -117,12 +126,52 @@ def test_label_by_keyboard_and_mouse_in_jupyterlab(page, shot):
     assert page.locator(".jp-Notebook .jp-MarkdownCell").count() == 0
 
 
+def test_a_double_click_is_one_click(page, shot):
+    page, folder = page
+    label_file = folder / "labels.jsonl"
+    count = len(browser_lab.label_events(label_file))
+    page.wait_for_timeout(400)  # past the double-click guard
+    page.get_by_role("button", name="1 · dandelion").dblclick()
+    assert browser_lab.wait_for(
+        lambda: len(browser_lab.label_events(label_file)) == count + 1
+    )
+    page.wait_for_timeout(500)
+    assert len(browser_lab.label_events(label_file)) == count + 1
+    assert "double click" in _annotator_text(page)
+
+
+def test_rapid_keys_each_label_the_image_they_were_pressed_on(page, shot):
+    """Keys faster than the kernel answers: each labels the image on screen."""
+    page, folder = page
+    label_file = folder / "labels.jsonl"
+    _focus_annotator(page)
+    count = len(browser_lab.label_events(label_file))
+    shown = []
+    for key in "123451":
+        shown.append(page.evaluate(_SHOWN))
+        page.keyboard.press(key)
+    assert browser_lab.wait_for(
+        lambda: len(browser_lab.label_events(label_file)) == count + 6
+    )
+    events = browser_lab.label_events(label_file)[-6:]
+    names = ["dandelion", "daisy", "tulips", "sunflowers", "roses"]
+    assert [e["item"] for e in events] == shown
+    assert [e["label"] for e in events] == [names[int(k) - 1] for k in "123451"]
+    assert len(set(shown)) == 6  # six images, one after the other, none skipped
+    labelled = len(read_labels(label_file)[1])  # what the widget counts: the file
+    page.wait_for_function(
+        "document.querySelector('.alwidgets-annotator').innerText"
+        f".includes('{labelled} of {N_IMAGES} labelled')",
+        timeout=10_000,
+    )
+
+
 def test_key_to_next_image_latency(page, shot):
     """Key press -> the next image painted, measured in the page."""
     page, folder = page
     browser_lab.start_key_clock(page)
     times = [
-        browser_lab.key_to_image_ms(page, "4", ".alwidgets-annotator img")
+        browser_lab.key_to_image_ms(page, "4", ".alwidgets-annotator .alw-photo")
         for _ in range(25)
     ]
     times.sort()
