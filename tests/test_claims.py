@@ -60,3 +60,81 @@ def test_the_patterns_catch_what_they_should():
     assert CHECKED.search("the two cells above check it")
     assert CHECKED.search("(the cell\nchecks it)")
     assert not CHECKED.search("write it and check it against alwidgets")
+
+
+# --- the 90-minute path: headers, going-further sections and notebook 00's table ---------
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = re.compile(
+    r"essential path (\d+) min(?:, plus labelling)?(?:, going further \+(\d+) min)?"
+)
+GOING_FURTHER = re.compile(r"^#+ Going further \((\d+) min\)", re.M)
+ROW = re.compile(r"^\| (\d) [^|]+\| (\d+) min[^|]*\| (?:\+(\d+) min|—) \|", re.M)
+
+
+def _header(path):
+    """(essential, going further) minutes from the notebook's header line, or None."""
+    title = "".join(_cells(path)[0]["source"])
+    line = next((x for x in title.split("\n") if x.startswith("*Notebook")), "")
+    found = HEADER.search(line)
+    if not found:
+        return None
+    return int(found.group(1)), int(found.group(2) or 0)
+
+
+def _path_table():
+    start = next(p for p in NOTEBOOKS if p.name.startswith("00_"))
+    text = "\n".join("".join(c["source"]) for c in _cells(start))
+    return {
+        int(m.group(1)): (int(m.group(2)), int(m.group(3) or 0))
+        for m in ROW.finditer(text)
+    }
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_going_further_minutes_add_up_to_the_header(path):
+    """A notebook that states its path marks every going-further section with its
+    minutes, and they add up to the header's "+N min"."""
+    header = _header(path)
+    text = "\n".join(
+        "".join(c["source"]) for c in _cells(path) if c["cell_type"] == "markdown"
+    )
+    sections = [int(m) for m in GOING_FURTHER.findall(text)]
+    if header is None:
+        assert not sections, f"{path.name}: going-further sections but no path header"
+        return
+    assert sum(sections) == header[1], (path.name, sections, header)
+
+
+def test_notebook_00s_table_is_the_headers_and_0_to_5_fit_in_90_minutes():
+    table = _path_table()
+    assert set(range(8)) <= set(table), table
+    for path in NOTEBOOKS:
+        number = int(path.name[:2])
+        header = _header(path)
+        if header is not None and number in table:
+            assert table[number] == header, (path.name, table[number], header)
+    assert sum(table[n][0] for n in range(6)) <= 90
+
+
+def test_the_readme_and_the_instructor_guide_quote_the_same_minutes():
+    table = _path_table()
+    readme = (ROOT / "README.md").read_text()
+    guide = (ROOT / "docs" / "instructor.md").read_text()
+    for number, (essential, further) in table.items():
+        row = next(
+            x for x in readme.split("\n") if x.startswith(f"| {number} | [`0{number}_")
+        )
+        time = row.rstrip(" |").split(" | ")[-1]
+        assert time.startswith(f"{essential} min"), (number, time)
+        if further:
+            assert f"+{further} going further" in time, (number, time)
+        line = next(x for x in guide.split("\n") if x.startswith(f"| 0{number} "))
+        assert f"| {essential} min" in line, (number, line)
+
+
+def test_no_notebook_promises_that_everything_runs_in_seconds():
+    for path in NOTEBOOKS:
+        for cell in _cells(path):
+            text = "".join(cell["source"])
+            assert "every notebook runs in seconds" not in text, path.name
