@@ -456,6 +456,7 @@ class ImageAnnotator(anywidget.AnyWidget):
         if not self.active:
             self._stop()
             return
+        shown, order = self.items[self.current], self.items
         if item in self._position:
             self.current = self._position[item]
         if key.isdigit() and 1 <= int(key) <= len(self.classes):
@@ -466,6 +467,13 @@ class ImageAnnotator(anywidget.AnyWidget):
             for action, keys in self.KEYMAP.items():
                 if key in keys:
                     getattr(self, action)()
+        decided = key.isdigit() or key in self.KEYMAP["skip"]
+        moved = self.items is not order or self.last_error is not None
+        if decided and item not in (None, shown) and not moved:
+            # A key for an image the kernel no longer shows (a re-rank replaced the
+            # queue): it labelled that image; the kernel stays where it was.
+            self.current = self._position[shown]
+            self._render(keep=True)
 
     @classmethod
     def keys_help(cls, n_classes: int, extra: dict[str, str] | None = None) -> str:

@@ -2,7 +2,7 @@
 // (the session's retrains, the random reference) and the share of labels per class,
 // drawn as SVG from the few numbers in `data`. The keys are annotator.js's.
 
-const W = 480;
+const W = 400;
 const H = 300;
 const NS = "http://www.w3.org/2000/svg";
 
@@ -17,7 +17,7 @@ function add(parent, tag, attrs, text) {
 function draw(svg, d) {
   svg.replaceChildren();
   if (!d || !d.classes) return;
-  const box = { left: 40, right: 330, top: 22, bottom: 250 };
+  const box = { left: 40, right: 250, top: 22, bottom: 250 };
   const ref = d.reference;
   const values = [
     ...d.rows.flatMap((r) => [r.validation_accuracy, r.test_accuracy]),
@@ -79,7 +79,7 @@ function draw(svg, d) {
     add(svg, "text", { x: box.right - 96, y: top, class: "alw-tick" }, text);
   });
   // the share of labels per class
-  const left = 400;
+  const left = 322;
   add(svg, "text", { x: left, y: box.top - 6, class: "alw-tick" }, "share of labels");
   d.classes.forEach((name, k) => {
     const top = box.top + 8 + k * 22;
