@@ -7,9 +7,11 @@ their labels (the oracle) and add them. Repeat over seeds. The test set is only
 ever used to measure. One round, taught step by step, is :mod:`alwidgets.one_round`.
 
 Strategies: ``random`` (the baseline), ``least_confidence``, ``smallest_margin``,
-``entropy`` (top-``batch`` uncertainty), and ``k_center`` (core-set greedy: each
+``entropy`` (top-``batch`` uncertainty), ``k_center`` (core-set greedy: each
 pick is the pool image farthest from everything labelled so far, so a batch
-covers the feature space instead of piling near-duplicates).
+covers the feature space instead of piling near-duplicates), and ``typiclust``
+(a cold start: the typical images of uncovered k-means clusters while some class
+has fewer than 3 labels, then least confidence; :mod:`alwidgets.cold_start`).
 
 Results are tidy rows — one dict per (strategy, seed, round) with ``labels_used``
 and ``test_accuracy`` — easy to plot, tabulate or save as JSON.
@@ -28,6 +30,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import checks
+from .cold_start import needs_cold_start, typiclust
 from .criteria import CRITERIA, select
 from .heads import HeadTrainer, expected_calibration_error
 from .one_round import retrain
@@ -46,7 +49,14 @@ __all__ = [
     "t95",
 ]
 
-STRATEGIES = ("random", "least_confidence", "smallest_margin", "entropy", "k_center")
+STRATEGIES = (
+    "random",
+    "least_confidence",
+    "smallest_margin",
+    "entropy",
+    "k_center",
+    "typiclust",
+)
 
 
 def seeds(n: int) -> list[int]:
@@ -125,7 +135,8 @@ def simulate(
     ``initial``: start from that many training images, drawn with ``seed``
     (default: the whole training split, the same for every seed). Each row also
     lists the pool indices picked so far (``picked``), the test accuracy, the
-    test ECE and the chosen L2 strength.
+    test ECE, the chosen L2 strength and how the next batch was picked
+    (``picked_by``: the strategy, or for ``typiclust`` the phase it was in).
     """
     checks.choice("strategy", strategy, STRATEGIES)
     seed = checks.integer("seed", seed, 0)
@@ -150,9 +161,19 @@ def _simulate(data, strategy, rounds, batch, seed, initial, trainer, n_classes):
         head = retrain(labelled, picked, y_pool[picked], n_classes, trainer)
         probs_test = head.predict_proba(x_test)
         new = np.empty(0, dtype=np.int64)
+        picked_by = None
         if r < rounds:
             remaining = np.setdiff1d(np.arange(len(x_pool)), picked)
-            if strategy == "random":
+            picked_by = strategy
+            labels_so_far = np.concatenate([y_train, y_pool[picked]])
+            if strategy == "typiclust" and needs_cold_start(labels_so_far, n_classes):
+                # Clusters over train + pool: the training images cover theirs too.
+                taken = np.zeros(len(x_train) + len(x_pool), dtype=bool)
+                taken[: len(x_train)] = True
+                taken[len(x_train) + picked] = True
+                x_all = np.concatenate([x_train, x_pool])
+                new = typiclust(x_all, taken, batch, seed) - len(x_train)
+            elif strategy == "random":
                 new = rng.choice(remaining, size=batch, replace=False)
             elif strategy == "k_center":
                 x = np.concatenate([x_train, x_pool[picked]])
@@ -160,7 +181,9 @@ def _simulate(data, strategy, rounds, batch, seed, initial, trainer, n_classes):
                 centres = (x - head.mean) / head.scale
                 new = remaining[k_center_greedy(scaled, centres, batch)]
             else:
-                scores = CRITERIA[strategy](head.predict_proba(x_pool[remaining]))
+                criterion = "least_confidence" if strategy == "typiclust" else strategy
+                picked_by = criterion
+                scores = CRITERIA[criterion](head.predict_proba(x_pool[remaining]))
                 new = remaining[select(scores, batch)]
         rows.append(
             {
@@ -173,6 +196,7 @@ def _simulate(data, strategy, rounds, batch, seed, initial, trainer, n_classes):
                 "l2": head.l2,
                 "seconds": time.perf_counter() - started,
                 "picked": picked.tolist(),
+                "picked_by": picked_by,
             }
         )
         picked = np.concatenate([picked, new.astype(np.int64)])

@@ -188,3 +188,20 @@ def test_seeds_come_from_the_environment_when_set(monkeypatch):
         monkeypatch.setenv("ALWIDGETS_SEEDS", bad)
         with pytest.raises(ValueError, match="ALWIDGETS_SEEDS"):
             seeds(1)
+
+
+def test_typiclust_cold_start_then_least_confidence(features):
+    rows = many_rounds.simulate(
+        features, "typiclust", rounds=4, batch=6, seed=0, initial=4, n_classes=3
+    )
+    phases = [r["picked_by"] for r in rows]
+    assert phases[0] == "typiclust" and phases[-1] is None
+    switch = phases.index("least_confidence")  # once every class has 3 labels
+    assert all(p == "typiclust" for p in phases[:switch])
+    assert all(p == "least_confidence" for p in phases[switch:-1])
+    lc = many_rounds.simulate(
+        features, "least_confidence", rounds=4, batch=6, seed=0, initial=4, n_classes=3
+    )
+    assert rows[0]["test_accuracy"] == lc[0]["test_accuracy"]  # the same start
+    assert rows[0]["picked"] == [] and rows[1]["picked"] != lc[1]["picked"]
+    assert len(set(rows[-1]["picked"])) == 24
