@@ -40,6 +40,7 @@ worker sees; the package shipped with ``--setup_file`` or ``--requirements_file`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import logging
@@ -52,10 +53,27 @@ import numpy as np
 
 
 class _Quiet(logging.Filter):
-    """Beam warns at import that Google Cloud's optional clients are missing."""
+    """Beam's own notes (its workers' start-up, optional clients it lacks), not ours."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "apitools not found" not in record.getMessage()
+        return "apache_beam" not in record.pathname and "apitools" not in str(
+            record.msg
+        )
+
+
+@contextlib.contextmanager
+def _quiet_beam():
+    """Only Beam's errors reach the notebook while a pipeline runs."""
+    beam_logger = logging.getLogger("apache_beam")
+    level = beam_logger.level
+    beam_logger.setLevel(logging.ERROR)
+    root = logging.getLogger()
+    root.addFilter(_quiet)
+    try:
+        yield
+    finally:
+        beam_logger.setLevel(level)
+        root.removeFilter(_quiet)
 
 
 _quiet = _Quiet()
@@ -256,13 +274,21 @@ def build_pipeline(
     return p
 
 
-def local_options(workers: int = 2) -> list[str]:
-    """Pipeline arguments for the DirectRunner with ``workers`` processes."""
+def local_options(workers: int = 2, mode: str = "multi_processing") -> list[str]:
+    """Pipeline arguments for the DirectRunner with ``workers`` processes (or threads).
+
+    ``mode``: ``"multi_processing"`` (one Python process per worker: the
+    machine's cores in parallel, each worker loads the backbone once, a few
+    seconds to start) or ``"multi_threading"`` (threads of this process: starts
+    at once, shares the loaded TensorFlow).
+    """
     workers = checks.integer("workers", workers, 1)
+    checks.choice("mode", mode, ("multi_processing", "multi_threading", "in_memory"))
     return [
         "--runner=DirectRunner",
-        "--direct_running_mode=multi_processing",
+        f"--direct_running_mode={mode}",
         f"--direct_num_workers={workers}",
+        "--default_sdk_harness_log_level=ERROR",
     ]
 
 
@@ -279,7 +305,7 @@ def run(
 
     ``pipeline_args``: Beam's options (default: :func:`local_options`, 2
     workers). Returns ``{"features": Features, "seconds": the pipeline's wall
-    time, "embedded": images this run decoded}``.
+    time, "embedded": files this run read (bad ones included)}``.
     """
     from .backbones import BACKBONES, default_backbone
     from .embed import index_for, prepare_folder
@@ -298,7 +324,7 @@ def run(
     )
     started = time.perf_counter()
     if len(done) < n_shards:
-        with beam.Pipeline(options=PipelineOptions(pipeline_args)) as p:
+        with _quiet_beam(), beam.Pipeline(options=PipelineOptions(pipeline_args)) as p:
             build_pipeline(p, str(folder), index, done, batch_size, threads)
     seconds = time.perf_counter() - started
     return {"features": read_features(folder), "seconds": seconds, "embedded": embedded}
@@ -351,7 +377,7 @@ def select(
         ids = [-negative for _, negative in top]
         out.write_text(json.dumps({"criterion": criterion, "ids": ids}))
 
-    with beam.Pipeline(options=PipelineOptions(pipeline_args)) as p:
+    with _quiet_beam(), beam.Pipeline(options=PipelineOptions(pipeline_args)) as p:
         (
             p
             | "match shards"
