@@ -34,9 +34,7 @@ format: setup
 
 # Run the whole tutorial headless on the offline profile; executed copies go to build/.
 tutorial: setup
-	mkdir -p build/executed
-	$(OFFLINE) $(BIN)/jupyter nbconvert --to notebook --execute \
-	    --ExecutePreprocessor.timeout=1200 --output-dir build/executed notebooks/*.ipynb
+	$(OFFLINE) $(BIN)/python tools/notebook_runner.py --out build/executed notebooks/*.ipynb
 
 # Workshop kit (issue 14). Exercise and solution editions, from the notebooks (which
 # hold the solutions), into build/exercises/ and build/solutions/; see tools/editions.py.

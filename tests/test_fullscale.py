@@ -88,3 +88,46 @@ def test_measure_reports_the_peak_of_the_biggest_process(tmp_path):
     )
     assert result["exit"] == 0
     assert 300 < result["peak_rss_mib"] < 450
+
+
+def test_the_notebook_runner_honours_cwd_env_one_core_and_errors(tmp_path):
+    """tools/notebook_runner.py: the one way the tools execute a notebook."""
+    import nbformat
+
+    runner = sys.modules["notebook_runner"]  # imported by fullscale.py
+    (tmp_path / "here.txt").write_text("found")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import os\n"
+            "print(open('here.txt').read(), os.environ['ALW_X'], "
+            "os.environ.get('OMP_NUM_THREADS'), len(os.sched_getaffinity(0)))"
+        ),
+        nbformat.v4.new_code_cell(
+            "b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096])"
+        ),
+        nbformat.v4.new_code_cell("raise ValueError('on purpose')"),
+        nbformat.v4.new_code_cell("print('after')"),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    path = tmp_path / "sub" / "n.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nb, path)
+    run = runner.execute(
+        path, cwd=tmp_path, env={"ALW_X": "42"}, one_core=True, allow_errors=True
+    )
+    assert run.ok and run.nb.cells[0].outputs[0]["text"].split() == [
+        "found",
+        "42",
+        "1",
+        "1",
+    ]
+    assert run.nb.cells[2].outputs[0]["ename"] == "ValueError"
+    assert run.nb.cells[3].outputs[0]["text"] == "after\n"  # errors allowed: it went on
+    assert run.peak_rss_mib > 200  # the kernel's memory, measured
+    failed = runner.execute(path, cwd=tmp_path, env={"ALW_X": "1"}, timeout=120)
+    assert not failed.ok and "ValueError" in failed.log
+    with pytest.raises(runner.CellExecutionError, match="n.ipynb"):
+        failed.check("n.ipynb")
+    with pytest.raises(ValueError, match="no notebook"):
+        runner.execute(tmp_path / "missing.ipynb")

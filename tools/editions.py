@@ -47,6 +47,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(
+    0, str(Path(__file__).resolve().parent)
+)  # tools/, also when imported by path
+import notebook_runner  # noqa: E402
 
 START = "# solution"
 END = "# end solution"
@@ -154,7 +158,7 @@ def _check_notebook(nb) -> None:
 def _clean(cell: dict) -> dict:
     cell = copy.deepcopy(cell)
     if isinstance(cell["source"], list):
-        cell["source"] = "".join(cell["source"])
+        cell["source"] = notebook_runner.cell_text(cell["source"])
     if cell["cell_type"] == "code":
         cell["outputs"] = []
         cell["execution_count"] = None
@@ -264,18 +268,10 @@ def run_notebook(path: Path, timeout: int = 1200) -> list[dict]:
     """Execute ``path`` in a fresh kernel (its folder as working directory) and
     return, per code cell, ``{"id", "tags", "error"}`` (``error``: the exception
     name, or ``None``). Execution continues past errors, so every cell is seen."""
-    import nbclient
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        nb,
-        timeout=timeout,
-        allow_errors=True,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(Path(path).parent)}},
-    )
-    client.execute()
+    run = notebook_runner.execute(path, timeout=timeout, allow_errors=True)
+    if run.nb is None:
+        raise RuntimeError(f"{path} did not run:\n{run.log}")
+    nb = run.nb
     report = []
     for cell in nb.cells:
         if cell.cell_type != "code":

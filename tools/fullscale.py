@@ -45,11 +45,15 @@ import tarfile
 import time
 from pathlib import Path
 
+import nbformat
 import numpy as np
 
 from alwidgets.config import PREFETCH_MARKER
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))  # also when imported by path
+from notebook_runner import ONE_CORE, execute, measure  # noqa: E402
+
 LIMIT_MIB = 1843  # Binder's 2 GB, less a margin: 1.8 GiB
 #: tf_flowers' class folders and image counts (3,670 in all).
 CLASS_COUNTS = {
@@ -69,15 +73,6 @@ NOTEBOOKS = {
     "07": "07_live_session.ipynb",
 }
 RUNS = ("prefetch", *NOTEBOOKS)
-#: binder/start's caps, and a quiet TensorFlow.
-ONE_CORE = {
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "TF_NUM_INTRAOP_THREADS": "1",
-    "TF_NUM_INTEROP_THREADS": "1",
-    "TF_CPP_MIN_LOG_LEVEL": "3",
-}
 TFDS_VERSION = "3.0.1"
 STAND_IN_VERSION = 2  # bump when a stand-in changes: the work folder is rebuilt
 SEED = 0
@@ -367,68 +362,6 @@ def build_stand_ins(work: Path, scale: float) -> dict:
 # --- the runs ------------------------------------------------------------------------
 
 
-def _tree(pid: int) -> list[int]:
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        return [pid, *(c.pid for c in proc.children(recursive=True))]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def _hwm_mib(pid: int) -> tuple[float, str]:
-    """(peak RSS so far in MiB, command line) of ``pid``, from /proc (Linux)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-    except OSError:
-        return 0.0, ""
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024, cmdline.decode(errors="replace")
-    return 0.0, ""
-
-
-def measure(cmd: list[str], env: dict, log: Path, timeout: float) -> dict:
-    """Run ``cmd``: wall time, exit status, peak RSS (VmHWM) of the working process.
-
-    That is the Jupyter kernel if ``cmd`` starts one, else ``cmd``'s own process.
-    """
-    start = time.monotonic()
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
-        )
-        peaks: dict[int, tuple[float, str]] = {}
-        status = None
-        while status is None:
-            for pid in _tree(proc.pid):
-                mib, line = _hwm_mib(pid)
-                if mib >= peaks.get(pid, (0.0, ""))[0]:
-                    peaks[pid] = (mib, line or peaks.get(pid, (0, ""))[1])
-            waited, status = os.waitpid(proc.pid, os.WNOHANG)
-            if waited == 0:
-                status = None
-                if time.monotonic() - start > timeout:
-                    for pid in reversed(_tree(proc.pid)):
-                        try:
-                            os.kill(pid, 9)
-                        except OSError:
-                            pass
-                time.sleep(0.2)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    kernel = [m for m, line in peaks.values() if "ipykernel" in line]
-    polled = max(kernel) if kernel else peaks.get(proc.pid, (0.0, ""))[0]
-    # (Not ru_maxrss: on Linux a child's counts its parent's RSS at fork/exec.)
-    return {
-        "wall_s": round(time.monotonic() - start, 1),
-        "exit": proc.returncode,
-        "peak_rss_mib": round(polled, 1),
-        "biggest": max(peaks.values(), default=(0, ""))[1][:200],
-    }
-
-
 def run_all(work: Path, runs: list[str], timeout: float) -> list[dict]:
     cache = work / "cache"
     shutil.rmtree(cache, ignore_errors=True)
@@ -436,8 +369,6 @@ def run_all(work: Path, runs: list[str], timeout: float) -> list[dict]:
     logs.mkdir(exist_ok=True)
     executed.mkdir(exist_ok=True)
     env = {
-        **os.environ,
-        **ONE_CORE,
         "ALWIDGETS_PROFILE": "full",
         "ALWIDGETS_CACHE_DIR": str(cache),
         "ALWIDGETS_INATURALIST_HANDLE": str(work / "inaturalist"),
@@ -449,21 +380,19 @@ def run_all(work: Path, runs: list[str], timeout: float) -> list[dict]:
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
     results = []
     for run in runs:
-        if run == "prefetch":
-            cmd = [sys.executable, "-m", "alwidgets.prefetch"]
-        else:
-            cmd = [
-                *(sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook"),
-                *("--execute", f"--ExecutePreprocessor.timeout={int(timeout)}"),
-                *(
-                    "--output-dir",
-                    str(executed),
-                    str(ROOT / "notebooks" / NOTEBOOKS[run]),
-                ),
-            ]
         print(f"run {run}: started {time.strftime('%H:%M:%S')}", flush=True)
         log = logs / f"{run}.log"
-        result = {"run": run, **measure(pin + cmd, env, log, timeout), "log": str(log)}
+        if run == "prefetch":
+            cmd = [*pin, sys.executable, "-m", "alwidgets.prefetch"]
+            done = measure(cmd, {**os.environ, **ONE_CORE, **env}, log, timeout, ROOT)
+        else:
+            path = ROOT / "notebooks" / NOTEBOOKS[run]
+            ran = execute(path, env=env, timeout=timeout, one_core=True, log=log)
+            if ran.nb is not None:
+                nbformat.write(ran.nb, executed / path.name)
+            done = {"wall_s": ran.seconds, "exit": ran.exit}
+            done["peak_rss_mib"] = ran.peak_rss_mib
+        result = {"run": run, **done, "log": str(log)}
         marker = cache / PREFETCH_MARKER
         if run == "prefetch" and marker.exists() and not result["exit"]:
             result["exit"] = f"marker {marker.name}: {marker.read_text().strip()}"

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import os
 import re
 import shutil
 import sys
@@ -35,6 +34,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(
+    0, str(Path(__file__).resolve().parent)
+)  # tools/, also when imported by path
+import notebook_runner  # noqa: E402
+
 INTRO = ROOT / "docs" / "site_index.md"
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
 LINK = re.compile(r'href="((?:\./)?\d\d_[\w.-]+)\.ipynb(#[^"]*)?"')
@@ -56,10 +60,6 @@ def embedded_images(page: str) -> int:
     return len(EMBEDDED.findall(page))
 
 
-def _text(source) -> str:
-    return "".join(source) if isinstance(source, list) else source
-
-
 def title_and_objectives(nb) -> tuple[str, str]:
     """The title (first ``# `` line) and the objectives (the first list after a
     line mentioning "Objectives") of the notebook's first markdown cell, as
@@ -67,7 +67,7 @@ def title_and_objectives(nb) -> tuple[str, str]:
     first = next((c for c in nb["cells"] if c["cell_type"] == "markdown"), None)
     if first is None:
         raise ValueError("the notebook has no markdown cell to take a title from")
-    lines = _text(first["source"]).split("\n")
+    lines = notebook_runner.cell_text(first["source"]).split("\n")
     title = next((line[2:].strip() for line in lines if line.startswith("# ")), "")
     if not title:
         raise ValueError("the first markdown cell has no '# ' title")
@@ -92,33 +92,16 @@ def _markdown(text: str) -> str:
 
 def execute(path: Path, workdir: Path, profile: str, timeout: int = 1200):
     """``path`` executed in ``workdir`` with widget state stored: a notebook node."""
-    import nbclient
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
-    # The kernel inherits these: the profile, and figures shown inline (a test
-    # runner's MPLBACKEND=Agg would silently drop every figure from the page).
-    kernel_env = {
+    # The profile, and figures shown inline (a test runner's MPLBACKEND=Agg would
+    # silently drop every figure from the page).
+    env = {
         "ALWIDGETS_PROFILE": profile,
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
     }
-    previous = {name: os.environ.get(name) for name in kernel_env}
-    os.environ.update(kernel_env)
-    try:
-        nbclient.NotebookClient(
-            nb,
-            timeout=timeout,
-            kernel_name="python3",
-            store_widget_state=True,
-            resources={"metadata": {"path": str(workdir)}},
-        ).execute()
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    return nb
+    run = notebook_runner.execute(
+        path, cwd=workdir, env=env, timeout=timeout, widget_state=True
+    )
+    return run.check(Path(path).name)
 
 
 def to_html(nb) -> str:

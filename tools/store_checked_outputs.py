@@ -8,21 +8,25 @@ the outputs of a fresh run (their reference for ``pytest --nbval-lax``).
 
 import os
 import sys
+from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
-os.environ["ALWIDGETS_PROFILE"] = "offline"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("MPLBACKEND", "Agg")
+sys.path.insert(
+    0, str(Path(__file__).resolve().parent)
+)  # tools/, also when imported by path
+import notebook_runner  # noqa: E402
+
+ENV = {
+    "ALWIDGETS_PROFILE": "offline",
+    "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"),
+    "MPLBACKEND": os.environ.get("MPLBACKEND", "Agg"),
+}
 
 
 def main(paths: list[str]) -> None:
     for path in paths:
-        nb = nbformat.read(path, as_version=4)
-        folder = os.path.dirname(os.path.abspath(path))
-        resources = {"metadata": {"path": folder}}
-        NotebookClient(nb, timeout=1200, resources=resources).execute()
+        nb = notebook_runner.execute(path, env=ENV, timeout=1200).check(path)
         for cell in nb.cells:
             if cell.cell_type != "code":
                 continue

@@ -28,13 +28,16 @@ import json
 import os
 import platform
 import re
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(
+    0, str(Path(__file__).resolve().parent)
+)  # tools/, also when imported by path
+import notebook_runner  # noqa: E402
+
 PROSE_WPM = 200
 CODE_WPM = 100
 
@@ -44,7 +47,7 @@ def words(nb: dict) -> tuple[int, int]:
     prose = code = 0
     for cell in nb["cells"]:
         source = cell["source"]
-        text = "".join(source) if isinstance(source, list) else source
+        text = notebook_runner.cell_text(source)
         n = len(re.findall(r"\S+", text))
         if cell["cell_type"] == "markdown":
             prose += n
@@ -62,28 +65,8 @@ def reading_minutes(nb: dict) -> float:
 def run(path: Path, env: dict, timeout: int = 1800) -> tuple[float, str]:
     """Seconds to execute ``path`` headless in a fresh kernel, and ``"ok"`` or
     the tail of the error."""
-    with tempfile.TemporaryDirectory(prefix="alwidgets-times-") as out:
-        start = time.perf_counter()
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "jupyter",
-                "nbconvert",
-                "--to",
-                "notebook",
-                "--execute",
-                f"--ExecutePreprocessor.timeout={timeout}",
-                "--output-dir",
-                out,
-                str(path),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        seconds = time.perf_counter() - start
-    return seconds, "ok" if done.returncode == 0 else done.stderr[-1500:]
+    done = notebook_runner.execute(path, env=env, timeout=timeout)
+    return done.seconds, "ok" if done.ok else done.log[-1500:]
 
 
 def table(report: dict) -> str:
