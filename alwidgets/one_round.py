@@ -69,7 +69,7 @@ def retrain(
 
     The cached-feature equivalent of concatenating the labelled images to the
     training dataset and retraining, with the same trainer as the first head
-    (validation split for L2, early stopping and temperature).
+    (validation split for L2 and temperature).
     """
     data = checks.feature_splits(features, n_classes, ("train", "validation", "pool"))
     x_pool = data["pool"][0]

@@ -2,7 +2,7 @@
 
 Usage: python tools/measure_cost.py [batch_size]
 Prints images/s and peak memory of the InceptionV3 feature pass at 299 px, the
-time to fit the head (L2 chosen on validation, early stopping, temperature) on
+time to fit the head (L2 chosen on validation, temperature) on
 1,000 features of 2,048 dimensions, and the time of one active-learning round at
 full scale (fit on 1,500 labelled, score and select from 1,170). Run it with
 binder/start's thread caps and `taskset -c 0` to measure one core.
