@@ -66,15 +66,23 @@ def _is_placeholder(value) -> bool:
 
 
 _PLACEHOLDER = (
-    "nothing is computed yet: replace the `...` under '# Write your code here.' "
-    "with your code (a function needs a `return` line)."
+    "replace None (or the `...` under '# Write your code here.') with your answer, "
+    "run that cell, then this one again."
 )
+_NO_RETURN = (
+    "replace the `...` under '# Write your code here.' with the function's code, "
+    "ending in a `return` line."
+)
+
+
+def _unwritten(what: str, hint: str = _PLACEHOLDER) -> bool:
+    return _fail(f"{what} is not written yet (it is None).", hint)
 
 
 def _numbers(value, what: str) -> np.ndarray | str:
     """``value`` (list, tuple, array, scalar) as a float array, or why it is not one."""
     if _is_placeholder(value):
-        return f"{what} is {value!r}: {_PLACEHOLDER}"
+        return f"{what} is {value!r}, not an answer yet"
     if isinstance(value, (str, bytes, dict, set)):
         return f"{what} is a {type(value).__name__}; numbers are expected"
     try:
@@ -91,7 +99,7 @@ def _positions(value, what: str, size: int) -> np.ndarray | str:
     boolean mask of length ``size`` are all accepted.
     """
     if _is_placeholder(value):
-        return f"{what} is {value!r}: {_PLACEHOLDER}"
+        return f"{what} is {value!r}, not an answer yet"
     if isinstance(value, (str, bytes, dict)):
         return f"{what} is a {type(value).__name__}, not a list of positions"
     if isinstance(value, set):
@@ -303,7 +311,7 @@ def check_criterion(name: str, fn) -> bool:
     """
     checks.choice("name", name, list(CRITERIA))
     if _is_placeholder(fn):
-        return _fail(f"{name}: the function is {fn!r}.", _PLACEHOLDER)
+        return _unwritten(f"{name}: the function")
     if not callable(fn):
         raise TypeError(f"fn must be a function of probs, got {type(fn).__name__}")
     reference = CRITERIA[name]
@@ -319,7 +327,7 @@ def check_criterion(name: str, fn) -> bool:
                 _exception_hint(exc, _FORMULAS[name]),
             )
         if _is_placeholder(raw):
-            return _fail(f"{name}: your function returned {raw!r}.", _PLACEHOLDER)
+            return _fail(f"{name}: your function returned {raw!r}.", _NO_RETURN)
         got = _numbers(raw, "its result")
         if isinstance(got, str):
             return _fail(f"{name}: on {what}, {got}.", "return one number per row.")
@@ -408,6 +416,9 @@ def check_disagreement(
             f"first_criterion and second_criterion are both {first_criterion!r}: "
             "one criterion cannot prefer both rows"
         )
+    for label, row in (("the first row", first), ("the second row", second)):
+        if _is_placeholder(row):
+            return _unwritten(label)
     rows = []
     for label, row in (("the first row", first), ("the second row", second)):
         arr = _probability_row(row, label)
@@ -447,6 +458,9 @@ def check_disagreement(
 # -- notebook 4: a criterion of your own --------------------------------------------------
 
 
+_RETURNED_NONE = "your function returned None"
+
+
 def _scores_of(fn, probs, what):
     """The learner's criterion on ``probs``: a float array, or what went wrong."""
     try:
@@ -458,7 +472,7 @@ def _scores_of(fn, probs, what):
             + _exception_hint(exc, "any function of p, one score per row")
         )
     if _is_placeholder(raw):
-        return f"your function returned {raw!r}: {_PLACEHOLDER}"
+        return _RETURNED_NONE
     got = _numbers(raw, "its result")
     if isinstance(got, str):
         return got
@@ -509,7 +523,7 @@ def check_new_criterion(fn) -> bool:
     every property holds.
     """
     if _is_placeholder(fn):
-        return _fail(f"my_criterion is {fn!r}.", _PLACEHOLDER)
+        return _unwritten("my_criterion")
     if not callable(fn):
         raise TypeError(f"fn must be a function of probs, got {type(fn).__name__}")
     rng = np.random.default_rng(7)
@@ -517,6 +531,8 @@ def check_new_criterion(fn) -> bool:
         rows = rng.dirichlet(np.full(k, 0.7), size=200)
         table = np.vstack([np.full((1, k), 1 / k), np.eye(k)[:1], rows])
         got = _scores_of(fn, table, f"200 random rows over {k} classes")
+        if got is _RETURNED_NONE:
+            return _fail("my_criterion returned None.", _NO_RETURN)
         if isinstance(got, str):
             return _fail("your criterion cannot score a table.", got)
         orders = (table[:, ::-1], table[:, rng.permutation(k)])
@@ -622,7 +638,7 @@ def check_slices(slices, sizes: dict[str, int], total: int) -> bool:
         "string: {'train': 'train[:1000]', ...}"
     )
     if _is_placeholder(slices):
-        return _fail(f"the slices are {slices!r}.", f"{_PLACEHOLDER} Write {shape}.")
+        return _unwritten("the slices dict", f"{_PLACEHOLDER} Write {shape}.")
     if not isinstance(slices, dict):
         return _fail(f"the slices are a {type(slices).__name__}.", f"write {shape}.")
     keys = set(slices)
@@ -677,6 +693,8 @@ def check_pool_size(answer, sizes: dict[str, int], total: int) -> bool:
         raise ValueError(f"sizes must give train, validation and test, got {sizes!r}")
     total = checks.integer("total", total, 1)
     want = total - sum(sizes.values())
+    if _is_placeholder(answer):
+        return _unwritten("my_pool_size")
     value = _numbers(answer, "my_pool_size")
     if isinstance(value, str):
         return _fail(f"{value}.", "write the number of pool images, e.g. 1234.")
@@ -723,6 +741,8 @@ def check_selection(
     probs = check_probs(probs)
     budget = checks.integer("budget", budget, 0, len(probs))
     scores = CRITERIA[criterion](probs)
+    if _is_placeholder(selection):
+        return _unwritten("your selection")
     mine = _positions(selection, "your selection", len(probs))
     if isinstance(mine, str):
         return _fail(
@@ -809,6 +829,8 @@ def check_sharpened(probs, head, x, temperature: float = 0.3) -> bool:
         return e / e.sum(axis=axis, keepdims=True)
 
     want = softmax(z / temperature)
+    if _is_placeholder(probs):
+        return _unwritten("sharp")
     got = _numbers(probs, "sharp")
     if isinstance(got, str):
         return _fail(f"{got}.", "compute the softmax of head.logits(x_test) / T.")
@@ -895,7 +917,7 @@ def check_retrain(
     from .one_round import retrain
 
     if _is_placeholder(head):
-        return _fail(f"my_head is {head!r}.", _PLACEHOLDER)
+        return _unwritten("my_head")
     if not hasattr(head, "predict_proba"):
         return _fail(
             f"my_head is a {type(head).__name__}, not a fitted head.",
@@ -969,6 +991,8 @@ def check_min_overlap(answer, pool_size: int, budget: int) -> bool:
     pool_size = checks.integer("pool_size", pool_size, 1)
     budget = checks.integer("budget", budget, 0, pool_size)
     want = max(0, 2 * budget - pool_size)
+    if _is_placeholder(answer):
+        return _unwritten("my_min_overlap")
     value = _numbers(answer, "my_min_overlap")
     if isinstance(value, str):
         return _fail(f"{value}.", "write a formula in big and len(x_pool).")
@@ -1075,6 +1099,8 @@ def check_loop(
         features, strategy, rounds, batch, trainer=trainer, n_classes=n_classes
     )
     want = np.array([r["test_accuracy"] for r in rows])
+    if _is_placeholder(accuracies):
+        return _fail("your loop returned None.", _NO_RETURN)
     got = _accuracy_list(accuracies, "your accuracies")
     if isinstance(got, str):
         return _fail(f"{got}.", "return the list of test accuracies, one per round.")
@@ -1162,7 +1188,7 @@ def check_finals(
     rounds = [checks.integer("rounds", n, 1) for n in rounds]
     shape = "a dict {n_rounds: final accuracy} for n_rounds in " + str(tuple(rounds))
     if _is_placeholder(finals):
-        return _fail(f"my_finals is {finals!r}.", f"{_PLACEHOLDER} Write {shape}.")
+        return _unwritten("my_finals", f"{_PLACEHOLDER} Write {shape}.")
     if isinstance(finals, dict):
         try:
             mine = {int(k): v for k, v in finals.items()}
@@ -1237,6 +1263,8 @@ def check_queue(queue, session, x_pool) -> bool:
     n = len(x_pool)
     reference = np.asarray(session.queue, dtype=np.int64)
     scores = CRITERIA[session.criterion](session.head.predict_proba(x_pool))
+    if _is_placeholder(queue):
+        return _unwritten("my_queue")
     mine = _positions(queue, "my_queue", n)
     if isinstance(mine, str):
         return _fail(f"{mine}.", "a list of pool item numbers, most uncertain first.")

@@ -663,6 +663,7 @@ def test_a_wrong_loop_gets_its_hint(feats, loop_answers, capsys):
         ([100 * a for a in right], ["percent"]),
         ([0.5, 0.6], ["2 accuracies for 3 rounds"]),
         ([], ["`...`"]),
+        (None, ["returned None", "`return`"]),
         (["a", {}], ["numbers"]),
         (answers["unmapped"], ["positions in `remaining`"]),
         (answers["whole pool"], ["whole pool"]),
@@ -753,7 +754,7 @@ def test_a_wrong_queue_gets_its_hint(capsys):
         (right[:-1], ["26 items"]),
         (_session("entropy").queue, ["ranked by entropy"]),
         (sorted(right), ["another order"]),
-        (None, ["`...`"]),
+        (None, ["not written yet", "`...`"]),
         (scores[right], ["not positions"]),
     ]
     for queue, words in wrong:
