@@ -45,6 +45,7 @@ import csv
 import json
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,8 @@ __all__ = [
 
 #: The file the Top step writes into the output folder.
 SELECTION = "selection.json"
+#: Where workers put partial shards before they are merged (emptied at the end).
+PARTS = "parts"
 
 
 class BackboneModelHandler(ModelHandler[np.ndarray, PredictionResult, Any]):
@@ -181,29 +184,82 @@ def _parse(line: str) -> tuple[int, str]:
     return int(row[0]), row[1]
 
 
-def _first(pair):
-    return pair[0]
+class _WriteParts(beam.DoFn):
+    """Buffer records by shard; write them as part files, a shard's worth at most.
+
+    Only the part files' names go through the shuffle, never the features: the
+    runner (on the DirectRunner, the driver) holds file names, and a worker at
+    most ``limit`` records.
+    """
+
+    def __init__(self, folder: str, shard_size: int):
+        self.folder, self.shard_size = folder, shard_size
+
+    def start_bundle(self):
+        self.buffer: dict[int, list] = {}
+        self.count = 0
+
+    def process(self, record):
+        kind, i, value = record
+        self.buffer.setdefault(i // self.shard_size, []).append((kind, i, value))
+        self.count += 1
+        if self.count >= 2 * self.shard_size:
+            yield from self._flush()
+
+    def finish_bundle(self):
+        from apache_beam.transforms.window import GlobalWindow
+        from apache_beam.utils.windowed_value import WindowedValue
+
+        for keyed in self._flush():
+            yield WindowedValue(keyed, -1, [GlobalWindow()])
+
+    def _flush(self):
+        import uuid
+
+        from .embed import write_arrays
+
+        parts = Path(self.folder) / PARTS
+        for shard, records in self.buffer.items():
+            good = [(i, v) for kind, i, v in records if kind == "f"]
+            bad = [(i, v) for kind, i, v in records if kind == "b"]
+            path = parts / f"{shard:05d}-{uuid.uuid4().hex}.npz"
+            write_arrays(
+                path,
+                [i for i, _ in good],
+                np.stack([v for _, v in good]) if good else np.zeros((0, 0)),
+                [i for i, _ in bad],
+                [v for _, v in bad],
+            )
+            yield shard, str(path)
+        self.buffer, self.count = {}, 0
 
 
-def _write(folder: str, shard_size: int):
-    def write(keyed):
-        shard, records = keyed
-        records = list(records)
-        good = sorted(((r[1], r[2]) for r in records if r[0] == "f"), key=_first)
-        bad = sorted(((r[1], r[2]) for r in records if r[0] == "b"), key=_first)
-        # A shard of bad files only: no row, and read_features leaves it out.
-        features = np.stack([f for _, f in good]) if good else np.zeros((0, 0))
+def _merge(folder: str):
+    def merge(keyed):
+        """Join a shard's part files into the shard file, then delete them."""
+        from .embed import read_arrays
+
+        shard, paths = keyed
+        paths = sorted(paths)
+        parts = [read_arrays(p) for p in paths]
+        if any(part is None for part in parts):
+            raise OSError(f"a part file of shard {shard} cannot be read")
+        rows = [part for part in parts if len(part["features"])]
         write_shard(
             folder,
             shard,
-            [i for i, _ in good],
-            features,
-            [i for i, _ in bad],
-            [r for _, r in bad],
+            np.concatenate([part["ids"] for part in parts]),
+            np.concatenate([part["features"] for part in rows])
+            if rows
+            else np.zeros((0, 0)),
+            np.concatenate([part["bad_ids"] for part in parts]),
+            np.concatenate([part["bad_reasons"] for part in parts]).tolist(),
         )
+        for p in paths:
+            Path(p).unlink(missing_ok=True)
         return shard
 
-    return write
+    return merge
 
 
 def _shard_rows(readable):
@@ -259,17 +315,14 @@ def build_pipeline(
         | "RunInference" >> RunInference(handler)
         | "features" >> beam.MapTuple(lambda i, result: (i, result.inference))
     )
-    good = features | "key good" >> beam.MapTuple(
-        lambda i, f: (i // shard_size, ("f", i, f))
-    )
-    bad = decoded.bad | "key bad" >> beam.MapTuple(
-        lambda i, r: (i // shard_size, ("b", i, r))
-    )
+    good = features | "good" >> beam.MapTuple(lambda i, f: ("f", i, f))
+    bad = decoded.bad | "bad" >> beam.MapTuple(lambda i, r: ("b", i, r))
     (
         (good, bad)
         | "together" >> beam.Flatten()
-        | "by shard" >> beam.GroupByKey()
-        | "write shards" >> beam.Map(_write(folder, shard_size))
+        | "write parts" >> beam.ParDo(_WriteParts(folder, shard_size))
+        | "parts by shard" >> beam.GroupByKey()
+        | "merge into shards" >> beam.Map(_merge(folder))
     )
     return p
 
@@ -318,6 +371,7 @@ def run(
     index = index_for(images, backbone, shard_size)
     prepare_folder(folder, images, index)
     done = set(shards_done(folder))
+    shutil.rmtree(Path(folder) / PARTS, ignore_errors=True)  # a killed run's parts
     n_shards = -(-len(images) // shard_size)
     embedded = len(images) - sum(
         min(shard_size, len(images) - k * shard_size) for k in done
@@ -326,6 +380,7 @@ def run(
     if len(done) < n_shards:
         with _quiet_beam(), beam.Pipeline(options=PipelineOptions(pipeline_args)) as p:
             build_pipeline(p, str(folder), index, done, batch_size, threads)
+        shutil.rmtree(Path(folder) / PARTS, ignore_errors=True)  # all merged
     seconds = time.perf_counter() - started
     return {"features": read_features(folder), "seconds": seconds, "embedded": embedded}
 

@@ -49,6 +49,8 @@ __all__ = [
     "shard_name",
     "shards_done",
     "write_shard",
+    "write_arrays",
+    "read_arrays",
 ]
 
 FORMAT = "alwidgets-features-1"
@@ -142,17 +144,20 @@ def _shard_bytes(ids, features, bad_ids, bad_reasons, dim: int) -> bytes:
     np.savez(
         buffer,
         ids=np.asarray(ids, dtype=np.int64),
-        features=np.asarray(features, dtype=np.float32).reshape(-1, dim),
+        features=np.asarray(features, dtype=np.float32).reshape(len(ids), dim),
         bad_ids=np.asarray(bad_ids, dtype=np.int64),
         bad_reasons=np.asarray(list(bad_reasons), dtype=str),
     )
     return buffer.getvalue()
 
 
-def write_shard(
-    folder: str | os.PathLike, shard: int, ids, features, bad_ids, bad_reasons
+def write_arrays(
+    path: str | os.PathLike, ids, features, bad_ids=(), bad_reasons=()
 ) -> Path:
-    """Write one shard atomically (rows sorted by id). ``features``: (len(ids), dim)."""
+    """Write ids, features and bad files to ``path`` atomically, rows sorted by id.
+
+    ``features``: (len(ids), dim) (a (0, 0) array when there is no good image).
+    """
     features = np.asarray(features, dtype=np.float32)
     ids = np.asarray(ids, dtype=np.int64)
     if features.ndim != 2 or len(features) != len(ids):
@@ -163,11 +168,9 @@ def write_shard(
     bad_reasons = list(bad_reasons)
     if len(bad_ids) != len(bad_reasons):
         raise ValueError("bad_ids and bad_reasons must have the same length")
-    order, bad_order = (
-        np.argsort(ids, kind="stable"),
-        np.argsort(bad_ids, kind="stable"),
-    )
-    path = Path(folder) / shard_name(shard)
+    order = np.argsort(ids, kind="stable")
+    bad_order = np.argsort(bad_ids, kind="stable")
+    path = Path(path)
     _atomic_write(
         path,
         _shard_bytes(
@@ -181,12 +184,23 @@ def write_shard(
     return path
 
 
-def _read_shard(path: Path) -> dict[str, np.ndarray] | None:
+def write_shard(
+    folder: str | os.PathLike, shard: int, ids, features, bad_ids, bad_reasons
+) -> Path:
+    """Write shard number ``shard`` of ``folder`` (see :func:`write_arrays`)."""
+    return write_arrays(
+        Path(folder) / shard_name(shard), ids, features, bad_ids, bad_reasons
+    )
+
+
+def read_arrays(path: str | os.PathLike) -> dict[str, np.ndarray] | None:
+    """The arrays of a shard (or part) file, or ``None`` if it cannot be read."""
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in ("ids", "features", "bad_ids", "bad_reasons")}
     except (OSError, ValueError, KeyError, EOFError):
         return None
+
 
 
 def _expected_ids(index: dict, shard: int) -> np.ndarray:
@@ -210,7 +224,7 @@ def shards_done(folder: str | os.PathLike) -> list[int]:
         k
         for k in range(n_shards)
         if (folder / shard_name(k)).exists()
-        and _shard_ok(index, k, _read_shard(folder / shard_name(k)))
+        and _shard_ok(index, k, read_arrays(folder / shard_name(k)))
     ]
 
 
@@ -347,7 +361,7 @@ def read_features(folder: str | os.PathLike) -> Features:
     n_shards = -(-index["n_images"] // index["shard_size"])
     shards = []
     for k in range(n_shards):
-        arrays = _read_shard(folder / shard_name(k))
+        arrays = read_arrays(folder / shard_name(k))
         if not _shard_ok(index, k, arrays):
             missing = n_shards - len(shards_done(folder))
             raise ValueError(

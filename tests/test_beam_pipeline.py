@@ -24,6 +24,7 @@ def test_two_workers_give_the_in_process_features_and_selection(folder, tmp_path
     )
     beam = result["features"]
     assert result["embedded"] == 46
+    assert not (tmp_path / "beam" / beam_pipeline.PARTS).exists()  # merged, removed
     assert np.array_equal(beam.ids, local.ids)
     np.testing.assert_allclose(beam.features, local.features, rtol=1e-5, atol=1e-6)
     assert [(b.path, b.reason) for b in beam.bad] == [
