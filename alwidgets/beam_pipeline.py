@@ -479,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--budget", type=int, default=0)
     parser.add_argument("--criterion", default="least_confidence")
+    import resource
+
     args, beam_args = parser.parse_known_args(argv)
     beam_args = beam_args or local_options(2)
     result = run(
@@ -508,6 +510,10 @@ def main(argv: list[str] | None = None) -> int:
                 "bad": len(features.bad),
                 "seconds": round(result["seconds"], 2),
                 "selection": selection,
+                # this process only (the workers are other processes), in MiB
+                "driver_peak_rss_mib": round(
+                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+                ),
             }
         )
     )

@@ -362,11 +362,13 @@ def write_example_folder(
     sizes: tuple[int, int] = (48, 320),
     class_folders: bool = True,
     quality: int = 90,
+    png_share: float = 0.1,
 ) -> dict[str, object]:
     """Write ``n`` generated flower photos and ``n_bad`` bad files as "your images".
 
     The photos come from the offline profile's generator, resized to random
-    widths and heights in ``sizes`` and saved as JPEG (a few as PNG); with
+    widths and heights in ``sizes`` and saved as JPEG (a share ``png_share`` as
+    PNG); with
     ``class_folders`` they go to ``folder/<class>/``. The bad files cycle
     through :data:`BAD_KINDS` (one of each for ``n_bad=6``) and sit among the
     photos. Returns ``{"photos": n, "bad": {path: kind}}``. Deterministic in
@@ -381,6 +383,8 @@ def write_example_folder(
 
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not isinstance(png_share, (int, float)) or not 0 <= png_share <= 1:
+        raise ValueError(f"png_share must be in [0, 1], got {png_share!r}")
     if isinstance(n_bad, bool) or not isinstance(n_bad, int) or n_bad < 0:
         raise ValueError(f"n_bad must be an integer >= 0, got {n_bad!r}")
     if (
@@ -404,7 +408,7 @@ def write_example_folder(
         w, h = (int(v) for v in rng.integers(sizes[0], sizes[1] + 1, size=2))
         sub = FLOWER_NAMES[labels[i]] if class_folders else "."
         image = Image.fromarray(images[i]).resize((w, h), Image.Resampling.BICUBIC)
-        if i % 10 == 9:
+        if png_share and i % round(1 / png_share) == round(1 / png_share) - 1:
             image.save(folder / sub / f"img{i:0{width}d}.png")
         else:
             image.save(folder / sub / f"img{i:0{width}d}.jpg", quality=quality)
