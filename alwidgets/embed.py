@@ -202,7 +202,6 @@ def read_arrays(path: str | os.PathLike) -> dict[str, np.ndarray] | None:
         return None
 
 
-
 def _expected_ids(index: dict, shard: int) -> np.ndarray:
     size = index["shard_size"]
     return np.arange(shard * size, min((shard + 1) * size, index["n_images"]))
@@ -218,6 +217,8 @@ def _shard_ok(index: dict, shard: int, arrays: dict | None) -> bool:
 def shards_done(folder: str | os.PathLike) -> list[int]:
     """The shards of ``folder`` that are complete (every id of the shard, once)."""
     folder = Path(folder)
+    if not (folder / INDEX).exists():
+        raise ValueError(f"{folder} holds no {INDEX}: not an embedding folder")
     index = json.loads((folder / INDEX).read_text())
     n_shards = -(-index["n_images"] // index["shard_size"])
     return [

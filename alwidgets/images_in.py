@@ -233,8 +233,17 @@ def load_image(
     Never raises for a bad file: the reason says what is wrong (see the module
     docstring).
     """
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"size must be a positive integer, got {size!r}")
+    for name, value in (
+        ("size", size),
+        ("min_side", min_side),
+        ("max_pixels", max_pixels),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not isinstance(file, (str, os.PathLike, bytes)) and not hasattr(file, "read"):
+        raise TypeError(
+            f"file must be a path, bytes or a binary file object, got {type(file).__name__}"
+        )
     if isinstance(file, bytes):
         stream: BinaryIO = io.BytesIO(file)
     elif isinstance(file, (str, os.PathLike)):

@@ -123,5 +123,9 @@ def test_bytes_and_limits(tmp_path):
     kind = images_in.read_bad_kind(load_image(data, 8, max_pixels=1000)[1])
     assert kind == "too large"
     assert images_in.read_bad_kind(load_image(data, 8, min_side=31)[1]) == "too small"
+    with pytest.raises(TypeError, match="file must be a path, bytes"):
+        load_image(5, 8)
+    with pytest.raises(ValueError, match="max_pixels must be a positive integer"):
+        load_image(data, 8, max_pixels=0)
     with pytest.raises(ValueError, match="starts with none"):
         images_in.read_bad_kind("fine")
