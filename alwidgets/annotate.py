@@ -42,7 +42,7 @@ __all__ = ["ImageAnnotator", "read_labels", "encode_image", "probability_bars"]
 
 STATIC = Path(__file__).parent / "static"
 #: Queue positions the front end holds before and after the current image.
-BEHIND, AHEAD = 3, 6
+BEHIND, AHEAD = 10, 10
 
 
 def probability_bars(classes, probs) -> str:
@@ -171,7 +171,7 @@ class ImageAnnotator(anywidget.AnyWidget):
         self._busy, self._status = False, ""
         self._feedback, self._kind = "", "info"
         self._seen_messages = 0
-        self._acked = 0
+        self._acked, self._held = 0, False
         self._panel: Callable[[int], str] = self._default_panel
         self._decision_callbacks: list[Callable[[dict, store.LabelState], None]] = []
         self._extra: dict[str, tuple[str, Callable[[], None]]] = {}
@@ -372,7 +372,7 @@ class ImageAnnotator(anywidget.AnyWidget):
         if not isinstance(busy, bool) or not isinstance(text, str):
             raise TypeError("set_busy takes a bool and a string")
         self._busy, self._status = busy, text
-        self._render(keep=True)
+        self._render(keep=True, flush=True)
 
     def message(self, text: str, kind: str = "info") -> None:
         """Show ``text`` (plain text) under the buttons; ``kind``: info, warn, error."""
@@ -509,9 +509,11 @@ class ImageAnnotator(anywidget.AnyWidget):
         item = item if isinstance(item, int) and item in self._position else None
         if isinstance(content.get("seq"), int):
             self._acked = content["seq"]  # every view sent from now on includes it
+        self._held = True  # one view for the key (unless set_busy says more)
         try:
             self.press(str(content.get("key", "")), item)
         finally:
+            self._held = False
             self._render(keep=True)
 
     def _send_images(self, items) -> None:
@@ -544,10 +546,13 @@ class ImageAnnotator(anywidget.AnyWidget):
             )
         return rows
 
-    def _render(self, feedback: str = "", keep: bool = False) -> None:
+    def _render(
+        self, feedback: str = "", keep: bool = False, flush: bool = False
+    ) -> None:
         """Send the view: the queue around the current image, counts, lines.
 
-        ``keep``: keep the message line as it is (else ``feedback`` and notes)."""
+        ``keep``: keep the message line as it is (else ``feedback`` and notes).
+        While a key is handled only ``flush`` sends it; the key sends it at the end."""
         if not keep:
             notes = self._store.messages[self._seen_messages :]
             self._seen_messages = len(self._store.messages)
@@ -555,6 +560,8 @@ class ImageAnnotator(anywidget.AnyWidget):
                 notes = [*notes, self._summary()]
             self._feedback = "\n".join(x for x in [feedback, *notes] if x)
             self._kind = "info"
+        if self._held and not flush:
+            return
         labels, skipped = self.state.labels, self.state.skipped
         lo, hi = max(self.current - BEHIND, 0), self.current + AHEAD + 1
         entries = [

@@ -47,6 +47,7 @@ ARM = """() => {
   const img = document.querySelector(".alwidgets-annotator .alw-photo");
   const obs = new MutationObserver(() => {
     obs.disconnect();
+    window.__alw.swap = performance.now() - window.__alw.t0;
     requestAnimationFrame(() => setTimeout(() => {
       window.__alw.latency = performance.now() - window.__alw.t0;
     }, 0));
@@ -123,7 +124,7 @@ def bench(key: str, cache: Path, labels: int, moves: int, seed: int = 0) -> dict
             page.wait_for_timeout(1000)
             page.evaluate(WATCH)
             before = len(label_events(cache))
-            times, pressed, missed = [], [], 0
+            times, pressed, missed, slow = [], [], 0, []
             keys = [str(rng.randint(1, 5)) for _ in range(labels)]
             keys += [rng.choice("bbn") for _ in range(moves)]
             for k in keys:
@@ -135,6 +136,8 @@ def bench(key: str, cache: Path, labels: int, moves: int, seed: int = 0) -> dict
                         "window.__alw.latency !== null", timeout=3000
                     )
                     times.append(page.evaluate("window.__alw.latency"))
+                    swap = page.evaluate("window.__alw.swap")
+                    slow.append((round(times[-1], 1), round(swap, 1), k, len(slow)))
                 except Exception:
                     missed += 1
                     page.evaluate("window.__alw.disarm()")
@@ -161,6 +164,10 @@ def bench(key: str, cache: Path, labels: int, moves: int, seed: int = 0) -> dict
         "cls": cls(shifts, strict=False),
         "cls_all_shifts": cls(shifts, strict=True),
         "labels_saved": len(saved),
+        # (key -> painted, key -> new src in the DOM, key, index): the src is set in
+        # the key's own handler; what is left is the browser's frame.
+        "slowest": sorted(slow, reverse=True)[:12],
+        "swap_p95_ms": sorted(x[1] for x in slow)[int(0.95 * (len(slow) - 1))],
         "label_mismatches": sum(a != b for a, b in zip(pressed, saved))
         + abs(len(pressed) - len(saved)),
     }
