@@ -1,23 +1,17 @@
 """``ImageAnnotator``: label images in the notebook, keyboard first, never losing a label.
 
-The widget renders state and turns keys and clicks into events; the label file,
-the reducer and replay live in :mod:`alwidgets.labels`, images in
-:mod:`alwidgets.images`. Code that builds on it (the live session) composes it
-through a small public API: :meth:`~ImageAnnotator.on_decision`,
-:meth:`~ImageAnnotator.add_key`, :meth:`~ImageAnnotator.set_queue`,
-:meth:`~ImageAnnotator.set_panel`, :meth:`~ImageAnnotator.set_busy` and
-:meth:`~ImageAnnotator.message`.
+The widget renders state and turns keys and clicks into events; the label file lives
+in :mod:`alwidgets.labels`, images in :mod:`alwidgets.images`. Code built on it (the
+live session) composes it through :meth:`~ImageAnnotator.on_decision`, ``add_key``,
+``set_queue``, ``set_panel``, ``set_busy`` and ``message``.
 
-The front end is one file, ``static/annotator.js`` (anywidget, no build step). It
-holds the encoded images of the queue around the current one and swaps the
-picture on the key itself; every key names the image it was pressed on, so it
-labels that image whatever the kernel is doing. The kernel records the event,
-then confirms (``view["acked"]``); until then the decision shows as pending, and
-counts, budget and file only ever show what is saved. The front end takes a key
-only while the annotator is focused and on screen, takes only the keys of
-:attr:`~ImageAnnotator.KEYMAP` (so JupyterLab's shortcuts keep working) and says
-when the kernel has stopped. Tests send the same keys through
-:meth:`~ImageAnnotator.press`.
+The front end, ``static/annotator.js``, holds the images of the queue around the
+current one and swaps the picture on the key itself. Every key names the image it was
+pressed on, so it labels that image whatever the kernel is doing; it is pending until
+the kernel has saved it (``view["acked"]``), and counts, budget and file only ever
+show what is saved. Keys count only while the annotator is focused and on screen, and
+only the keys of :attr:`~ImageAnnotator.KEYMAP` (JupyterLab's shortcuts keep working).
+Tests send the same keys through :meth:`~ImageAnnotator.press`.
 """
 
 from __future__ import annotations
@@ -293,23 +287,17 @@ class ImageAnnotator(anywidget.AnyWidget):
             raise ValueError(f"item {item!r} is not in this queue")
         return self._panel(item)
 
-    def label_array(self) -> np.ndarray:
-        """Class index per queued image, in queue order; -1 where unlabelled."""
-        index = {c: k for k, c in enumerate(self.classes)}
-        labels = self.state.labels
-        return np.array(
-            [index[labels[i]] if i in labels else -1 for i in self.items],
-            dtype=np.int64,
-        )
-
     def export(self) -> dict:
-        """A plain dict: classes, items, labels (class index or -1) and counts."""
-        labels = self.label_array()
+        """A plain dict: classes, items, labels (class index per queued image, in
+        queue order; -1 where unlabelled) and counts per class."""
+        index = {c: k for k, c in enumerate(self.classes)}
+        got = self.state.labels
+        labels = [index[got[i]] if i in got else -1 for i in self.items]
         return {
             "classes": list(self.classes),
             "items": list(self.items),
-            "labels": labels.tolist(),
-            "counts": {c: int((labels == k).sum()) for k, c in enumerate(self.classes)},
+            "labels": labels,
+            "counts": {c: labels.count(k) for k, c in enumerate(self.classes)},
         }
 
     def accuracy(self) -> float | None:

@@ -45,6 +45,7 @@ from types import MappingProxyType
 import numpy as np
 
 from . import checks, jsonl
+from .images import labelled_dataset  # noqa: F401  (its home is images.py)
 
 __all__ = [
     "FORMAT",
@@ -482,10 +483,3 @@ class LabelStore:
             self._claim()
         jsonl.append_line(self.path, event)
         return event
-
-
-def labelled_dataset(images, labels, classes, items=None, image_size=None):
-    """See :func:`alwidgets.images.labelled_dataset` (its home; kept here for notebook 05)."""
-    from .images import labelled_dataset
-
-    return labelled_dataset(images, labels, classes, items, image_size)

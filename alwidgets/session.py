@@ -353,46 +353,23 @@ class ActiveLearningSession(widgets.HBox):
         self.annotator.set_panel(self._panel)
         self._update("resume" if self.n_labelled else "start")
 
-    # -- the annotator's state, for reading ----------------------------------------------
+    #: What the session reads from its annotator (``session.n_labelled`` is
+    #: ``session.annotator.n_labelled``): the queue order, the position shown, the
+    #: labels, counts and state, and ``press`` (a key on the image shown).
+    FROM_ANNOTATOR = frozenset(
+        ["items", "current", "n_labelled", "labels", "skipped", "done", "active"]
+        + ["accuracy", "press", "state", "feedback", "last_error"]
+    )
 
-    @property
-    def items(self) -> list[int]:
-        """Pool items in queue order: the labelled ones, then the ranked rest."""
-        return self.annotator.items
-
-    @property
-    def current(self) -> int:
-        """Queue position of the image shown."""
-        return self.annotator.current
-
-    @property
-    def n_labelled(self) -> int:
-        return self.annotator.n_labelled
-
-    @property
-    def labels(self) -> dict[int, str]:
-        return self.annotator.labels
-
-    @property
-    def skipped(self) -> set[int]:
-        return self.annotator.skipped
-
-    @property
-    def done(self) -> bool:
-        return self.annotator.done
-
-    @property
-    def active(self) -> bool:
-        """False once a newer session (or annotator) took over the label file."""
-        return self.annotator.active
-
-    def accuracy(self) -> float | None:
-        """Share of labels that match the true labels (oracle mode), else ``None``."""
-        return self.annotator.accuracy()
-
-    def press(self, key: str) -> None:
-        """A key on the image shown (see :meth:`ImageAnnotator.press`; ``r`` retrains)."""
-        self.annotator.press(key)
+    def __getattr__(self, name):
+        if (
+            name in ActiveLearningSession.FROM_ANNOTATOR
+            and "annotator" in self.__dict__
+        ):
+            return getattr(self.__dict__["annotator"], name)
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}"
+        )
 
     @property
     def head(self) -> Head | None:
@@ -400,20 +377,15 @@ class ActiveLearningSession(widgets.HBox):
         return self._head
 
     @property
-    def labels_at_last_retrain(self) -> int:
-        """Labels the current head was trained with (-1 before the first training)."""
-        return self.history[-1]["labels_used"] if self.history else -1
-
-    @property
     def queue(self) -> list[int]:
         """Unlabelled pool items in the current order, most uncertain first."""
-        labels = self.annotator.state.labels
+        labels = self.state.labels
         return [i for i in self.items if i not in labels]
 
     def labelled(self) -> tuple[np.ndarray, np.ndarray]:
         """Pool items labelled so far (in the order labelled) and their class indices."""
         index = {c: k for k, c in enumerate(self.classes)}
-        labels = self.annotator.state.labels
+        labels = self.state.labels
         items = np.array(list(labels), dtype=np.int64)
         return items, np.array([index[labels[i]] for i in items], dtype=np.int64)
 
@@ -435,7 +407,7 @@ class ActiveLearningSession(widgets.HBox):
     # -- the loop ----------------------------------------------------------------------
 
     def _due(self, n: int) -> bool:
-        last = max(self.labels_at_last_retrain, 0)
+        last = self.history[-1]["labels_used"] if self.history else 0
         return n >= last + self.retrain_every or (n >= self.budget and n != last)
 
     def _on_decision(self, event: dict, state) -> None:
@@ -569,9 +541,9 @@ class ActiveLearningSession(widgets.HBox):
     # -- what is shown -------------------------------------------------------------------
 
     def _panel(self, item: int) -> str:
-        current = self.annotator.state.labels.get(item)
+        current = self.state.labels.get(item)
         status = f"your label: <b>{html.escape(current)}</b>" if current else ""
-        if item in self.annotator.state.skipped and not current:
+        if item in self.state.skipped and not current:
             status = "skipped"
         rows = f"<div>pool image {item} {('· ' + status) if status else ''}</div>"
         if self._head is None:
