@@ -12,7 +12,9 @@ Steps (each skipped when its output exists, so a stopped run continues):
    reasons; the top ``--budget`` least-confident images under a head trained on
    200 known labels, in-process (:func:`alwidgets.criteria.select`) and on Beam
    (:func:`alwidgets.beam_pipeline.select`, 2 workers);
-5. ``memory``: the driver's peak RSS for CSV lists of 10^4 and 10^5 paths (the
+5. ``kill``: an in-process embedding killed with SIGKILL once 3 shards are
+   written, then resumed: every image once, the same features as uninterrupted;
+6. ``memory``: the driver's peak RSS for CSV lists of 10^4 and 10^5 paths (the
    folder's paths repeated), 2 workers.
 
 Usage::
@@ -158,6 +160,40 @@ def main(argv: list[str] | None = None) -> dict:
             "selection_identical": mine == theirs,
             "selection_budget": args.budget,
             "beam_select_seconds": round(time.perf_counter() - started, 1),
+        }
+        save()
+
+    if wanted("kill") and "kill" not in results:
+        import signal
+
+        out = work / "killed"
+        script = (
+            "from alwidgets import embed\n"
+            f"embed.embed({str(folder)!r}, {str(out)!r}, {BACKBONE!r}, "
+            f"shard_size={args.shard_size}, progress=False)\n"
+        )
+        child = subprocess.Popen([sys.executable, "-c", script])
+        while len(list(out.glob("shard-*.npz"))) < 3 and child.poll() is None:
+            time.sleep(0.2)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        at_kill = len(embed.shards_done(out))
+        resumed = embed.embed(found, out, BACKBONE, shard_size=args.shard_size)
+        local = embed.read_features(work / "local")
+        every = np.concatenate(
+            [resumed.ids, [found.paths.index(b.path) for b in resumed.bad]]
+        )
+        results["kill"] = {
+            "returncode": child.returncode,
+            "shards_complete_at_kill": at_kill,
+            "shards": -(-len(found) // args.shard_size),
+            "every_image_once": bool(
+                np.array_equal(np.sort(every), np.arange(len(found)))
+            ),
+            "same_as_uninterrupted": bool(np.array_equal(resumed.ids, local.ids))
+            and bool(
+                np.allclose(resumed.features, local.features, rtol=1e-5, atol=1e-6)
+            ),
         }
         save()
 
