@@ -10,6 +10,7 @@ from . import quiet_tf
 from .annotate import ImageAnnotator
 from .config import cache_dir, check_network, get_profile, set_profile
 from .criteria import entropy, least_confidence, select, smallest_margin
+from .labels import LabelStore
 from .playground import CriteriaPlayground
 from .session import ActiveLearningSession
 
@@ -17,6 +18,7 @@ __all__ = [
     "ActiveLearningSession",
     "CriteriaPlayground",
     "ImageAnnotator",
+    "LabelStore",
     "cache_dir",
     "check_network",
     "entropy",

@@ -566,6 +566,7 @@ class ImageAnnotator(anywidget.AnyWidget):
         last_undo = self.state.history[-1][0] if self.state.history else None
         self.view = {
             "current": self.items[self.current],
+            "jpeg": self._jpeg[self.items[self.current]],  # shown without a kernel too
             "entries": entries,
             "acked": self._acked,
             "n": len(self.items),

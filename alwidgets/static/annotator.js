@@ -166,6 +166,8 @@ function render({ model, el }) {
     let at = v.current ?? null;
     for (const p of pending) at = move(at, p, undo);
     shown = at;
+    // The kernel's current image comes with the view (a saved notebook shows it too).
+    if (v.jpeg && !urls.has(v.current) && !requested.has(v.current)) addImage(v.current, v.jpeg);
     fetchImages();
     paint();
   };
@@ -181,28 +183,32 @@ function render({ model, el }) {
     model.send({ event: "need", items: missing });
   };
 
-  const onMessage = (msg, buffers) => {
-    if (!msg || !Array.isArray(msg.images)) return;
-    msg.images.forEach((item, k) => {
-      const url = URL.createObjectURL(new Blob([buffers[k]], { type: "image/jpeg" }));
-      const img = new Image();
-      img.src = url;
-      img.decode().catch(() => {}).then(() => {
-        urls.set(item, url);
-        requested.delete(item);
-        if (urls.size > MAX_URLS) {
-          const keep = new Set(entries().map((e) => e.item));
-          for (const [old, oldUrl] of urls) {
-            if (urls.size <= MAX_URLS / 2) break;
-            if (!keep.has(old)) {
-              URL.revokeObjectURL(oldUrl);
-              urls.delete(old);
-            }
+  const addImage = (item, buffer) => {
+    if (urls.has(item)) return;
+    requested.add(item);
+    const url = URL.createObjectURL(new Blob([buffer], { type: "image/jpeg" }));
+    const img = new Image();
+    img.src = url;
+    img.decode().catch(() => {}).then(() => {
+      if (urls.has(item)) return URL.revokeObjectURL(url);
+      urls.set(item, url);
+      requested.delete(item);
+      if (urls.size > MAX_URLS) {
+        const keep = new Set(entries().map((e) => e.item));
+        for (const [old, oldUrl] of urls) {
+          if (urls.size <= MAX_URLS / 2) break;
+          if (!keep.has(old)) {
+            URL.revokeObjectURL(oldUrl);
+            urls.delete(old);
           }
         }
-        if (item === shown) paint();
-      });
+      }
+      if (item === shown) paint();
     });
+  };
+
+  const onMessage = (msg, buffers) => {
+    if (msg && Array.isArray(msg.images)) msg.images.forEach((item, k) => addImage(item, buffers[k]));
   };
 
   // -- painting
