@@ -34,11 +34,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
 
 from alwidgets.cold_start import cold_start_select, typiclust  # noqa: E402
 from alwidgets.criteria import least_confidence, select  # noqa: E402
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict:
     for name in args.data:
         started = time.perf_counter()
         acc = {s: [] for s in STRATEGIES}
-        for seed in range(args.seeds):
+        for seed in tqdm(range(args.seeds), desc=name, unit="seed"):
             x, y, xt, yt, k = load(name, seed)
             x, xt = standardise(x, xt)
             for s in STRATEGIES:
@@ -163,6 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
             "paired": paired,
             "seconds": round(time.perf_counter() - started, 1),
         }
+        print(json.dumps({name: out["data"][name]}), file=sys.stderr, flush=True)
     print(json.dumps(out, indent=1))
     return out
 
