@@ -94,7 +94,7 @@ from apache_beam.ml.inference.base import (
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from . import checks
-from .embed import read_features, shards_done, write_shard
+from .embed import read_arrays, read_features, shard_name, shards_done, write_shard
 from .images_in import ImageList, find_images, load_image
 
 __all__ = [
@@ -353,12 +353,15 @@ def run(
     shard_size: int = 1024,
     pipeline_args: list[str] | None = None,
     threads: int | None = 1,
+    load: bool = True,
 ) -> dict:
     """Embed ``source`` into ``folder`` on Beam (resuming a started folder).
 
     ``pipeline_args``: Beam's options (default: :func:`local_options`, 2
     workers). Returns ``{"features": Features, "seconds": the pipeline's wall
-    time, "embedded": files this run read (bad ones included)}``.
+    time, "embedded": files this run read (bad ones included)}``; with
+    ``load=False`` ``features`` is None and nothing is read back (a driver's
+    memory then does not grow with the number of images).
     """
     from .backbones import BACKBONES, default_backbone
     from .embed import index_for, prepare_folder
@@ -382,7 +385,8 @@ def run(
             build_pipeline(p, str(folder), index, done, batch_size, threads)
         shutil.rmtree(Path(folder) / PARTS, ignore_errors=True)  # all merged
     seconds = time.perf_counter() - started
-    return {"features": read_features(folder), "seconds": seconds, "embedded": embedded}
+    features = read_features(folder) if load else None
+    return {"features": features, "seconds": seconds, "embedded": embedded}
 
 
 def _check_args(pipeline_args) -> list[str]:
@@ -421,10 +425,19 @@ def select(
     checks.choice("criterion", criterion, list(CRITERIA))
     budget = checks.integer("budget", budget, 1)
     pipeline_args = _check_args(pipeline_args)
-    features = read_features(folder)  # refuses an unfinished folder
     exclude = frozenset(int(i) for i in exclude)
-    if budget > len(features) - len(exclude & set(features.ids.tolist())):
-        raise ValueError(f"budget ({budget}) is more than the unlabelled images")
+    done = shards_done(folder)  # refuses a folder without index; one shard at a time
+    index = json.loads((Path(folder) / "index.json").read_text())
+    if len(done) < -(-index["n_images"] // index["shard_size"]):
+        read_features(folder)  # raises: says how many shards are missing
+    unlabelled = 0
+    for k in done:
+        ids = read_arrays(Path(folder) / shard_name(k))["ids"]
+        unlabelled += len(ids) - len(exclude.intersection(ids.tolist()))
+    if budget > unlabelled:
+        raise ValueError(
+            f"budget ({budget}) is more than the {unlabelled} unlabelled images"
+        )
     out = Path(folder) / SELECTION
     out.unlink(missing_ok=True)
 
@@ -491,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
         args.shard_size,
         beam_args,
         args.threads,
+        load=False,
     )
     selection = None
     if args.head:
@@ -501,13 +515,16 @@ def main(argv: list[str] | None = None) -> int:
             args.criterion,
             pipeline_args=beam_args,
         )
-    features = result["features"]
+    good = bad = 0
+    for k in shards_done(args.out):  # one shard in memory at a time
+        arrays = read_arrays(Path(args.out) / shard_name(k))
+        good, bad = good + len(arrays["ids"]), bad + len(arrays["bad_ids"])
     print(
         json.dumps(
             {
-                "images": len(features) + len(features.bad),
-                "embedded": len(features),
-                "bad": len(features.bad),
+                "images": good + bad,
+                "embedded": good,
+                "bad": bad,
                 "seconds": round(result["seconds"], 2),
                 "selection": selection,
                 # this process only (the workers are other processes), in MiB
