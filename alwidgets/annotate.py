@@ -165,7 +165,7 @@ class ImageAnnotator(anywidget.AnyWidget):
         self._busy, self._status = False, ""
         self._feedback, self._kind = "", "info"
         self._seen_messages = 0
-        self._acked, self._held = 0, False
+        self._acked, self._held, self._queue = 0, False, 0
         self._panel: Callable[[int], str] = self._default_panel
         self._decision_callbacks: list[Callable[[dict, store.LabelState], None]] = []
         self._extra: dict[str, tuple[str, Callable[[], None]]] = {}
@@ -344,6 +344,7 @@ class ImageAnnotator(anywidget.AnyWidget):
             raise ValueError(f"current item {current!r} is not in the queue")
         self.items = order
         self._position = {item: k for k, item in enumerate(order)}
+        self._queue += 1
         start = next_open(self.state, order, 0) if current is None else None
         self.current = self._position[current] if current is not None else start
         self._render()
@@ -569,6 +570,7 @@ class ImageAnnotator(anywidget.AnyWidget):
             "jpeg": self._jpeg[self.items[self.current]],  # shown without a kernel too
             "entries": entries,
             "acked": self._acked,
+            "queue": self._queue,
             "n": len(self.items),
             "labelled": self.n_labelled,
             "budget": self.budget,

@@ -159,6 +159,7 @@ def test_label_twenty_images_by_keyboard_with_the_model_in_the_loop(page):
     for _ in range(3):
         meanwhile.append(_shown(page))
         page.keyboard.press(str(truth[meanwhile[-1]] + 1))
+    on_screen = _shown(page)
     progress = _text(page, ".alw-progress")
     # the 20th is saved (then the retrain began); the three keys are not yet
     assert f"{SLOW_AT} of 30 labelled" in progress, progress
@@ -169,6 +170,8 @@ def test_label_twenty_images_by_keyboard_with_the_model_in_the_loop(page):
         timeout=15_000,
     )
     _settled(page, meanwhile[-1])
+    # the re-ranked queue replaced the images to come, not the one on screen
+    assert _shown(page) == on_screen
     events = browser_lab.label_events(labels)
     assert len(events) == SLOW_AT + 3 and all("label" in e for e in events)
     assert [e["item"] for e in events[-3:]] == meanwhile

@@ -10,7 +10,8 @@
 //   *pending* until the kernel's view says `acked` >= its number. What is shown is
 //   the kernel's view with the pending keys replayed on it, so the next image comes
 //   on the key itself, and a failed write (the kernel goes back to that image and
-//   says why in red) or a re-rank (a new queue) simply replaces it;
+//   says why in red) simply replaces it. A re-rank (a new queue) replaces the
+//   images to come; the one on screen stays until the next key, which labels it;
 // * counts, budget and labels shown are the kernel's, i.e. saved; pending decisions
 //   are only marked as such.
 //
@@ -78,6 +79,9 @@ function render({ model, el }) {
   let focusedOnce = false;
   let lastClick = -1e9;
   let localNote = "";
+  let queueSeen; // the kernel's queue number (it changes on a re-rank)
+  let sticky = null; // the image kept on screen over a re-rank
+  let lastEntry;
   const urls = new Map(); // item -> object URL of a decoded image
   const requested = new Set();
   const timers = new Map();
@@ -124,9 +128,9 @@ function render({ model, el }) {
     const j = indexOf(p.item);
     const e = list[j];
     if (p.action === "label" || p.action === "skip") {
-      if (!e) return at;
-      if (p.action === "skip" && e.label !== null) return move(at, { ...p, action: "next" });
-      if (p.action === "label" && e.label === null && spent() >= view().budget) return at;
+      if (!e && p.item !== at) return at;
+      if (p.action === "skip" && e && e.label !== null) return move(at, { ...p, action: "next" });
+      if (p.action === "label" && !e?.label && spent() >= view().budget) return at;
       decided.add(p.item);
       if (p.action === "label") pendingLabels.set(p.item, Number(p.key) - 1);
       undo.push(p.item);
@@ -165,7 +169,18 @@ function render({ model, el }) {
     const undo = [];
     let at = v.current ?? null;
     for (const p of pending) at = move(at, p, undo);
-    shown = at;
+    // A re-rank (a new queue) replaces the images to come, not the one on screen: it
+    // stays until the next key, unless the kernel moves on (an error, a running oracle).
+    if (v.queue !== queueSeen && shown !== null && !decided.has(shown) && v.kind !== "error") {
+      sticky = { item: shown, entry: lastEntry, current: v.current, acked: v.acked };
+    }
+    queueSeen = v.queue;
+    if (sticky && sticky.current !== v.current && sticky.acked !== v.acked) {
+      Object.assign(sticky, { current: v.current, acked: v.acked }); // our keys moved it
+    }
+    const moved = sticky && sticky.current !== v.current; // the kernel moved on its own
+    if (moved || v.kind === "error" || decided.has(sticky?.item)) sticky = null;
+    shown = sticky ? sticky.item : at;
     // The kernel's current image comes with the view (a saved notebook shows it too).
     if (v.jpeg && !urls.has(v.current) && !requested.has(v.current)) addImage(v.current, v.jpeg);
     fetchImages();
@@ -216,7 +231,8 @@ function render({ model, el }) {
   const paint = () => {
     const v = view();
     const s = setup();
-    const entry = entries()[indexOf(shown)];
+    const entry = entries()[indexOf(shown)] || (sticky && sticky.item === shown ? sticky.entry : undefined);
+    lastEntry = entry;
     const saving = pending.filter((p) => p.action !== "other").length;
     const done = (v.labelled || 0) >= v.budget;
     const where = done ? "done ✔" : entry ? `image ${entry.position + 1} of ${v.n}` : "…";
@@ -300,6 +316,7 @@ function render({ model, el }) {
     if (!action || gone || view().active === false) return;
     if (shown === null && action !== "undo" && action !== "other") return; // nothing on screen
     localNote = "";
+    sticky = null; // the key was for the image on screen; what follows is the queue's
     seq += 1;
     const id = seq;
     pending.push({ seq: id, key, item: shown, action });
