@@ -315,12 +315,21 @@ def build_pipeline(
         | "RunInference" >> RunInference(handler)
         | "features" >> beam.MapTuple(lambda i, result: (i, result.inference))
     )
-    good = features | "good" >> beam.MapTuple(lambda i, f: ("f", i, f))
-    bad = decoded.bad | "bad" >> beam.MapTuple(lambda i, r: ("b", i, r))
+    # Each branch writes its own part files: a Flatten before them would make the
+    # DirectRunner hold every feature in the driver; only part names meet here.
+    good_parts = (
+        features
+        | "good" >> beam.MapTuple(lambda i, f: ("f", i, f))
+        | "write good parts" >> beam.ParDo(_WriteParts(folder, shard_size))
+    )
+    bad_parts = (
+        decoded.bad
+        | "bad" >> beam.MapTuple(lambda i, r: ("b", i, r))
+        | "write bad parts" >> beam.ParDo(_WriteParts(folder, shard_size))
+    )
     (
-        (good, bad)
-        | "together" >> beam.Flatten()
-        | "write parts" >> beam.ParDo(_WriteParts(folder, shard_size))
+        (good_parts, bad_parts)
+        | "part names" >> beam.Flatten()
         | "parts by shard" >> beam.GroupByKey()
         | "merge into shards" >> beam.Map(_merge(folder))
     )
