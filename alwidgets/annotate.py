@@ -166,6 +166,7 @@ class ImageAnnotator(anywidget.AnyWidget):
         self._feedback, self._kind = "", "info"
         self._seen_messages = 0
         self._acked, self._held, self._queue = 0, False, 0
+        self._sent: set[int] = set()
         self._panel: Callable[[int], str] = self._default_panel
         self._decision_callbacks: list[Callable[[dict, store.LabelState], None]] = []
         self._extra: dict[str, tuple[str, Callable[[], None]]] = {}
@@ -563,11 +564,17 @@ class ImageAnnotator(anywidget.AnyWidget):
             }
             for k, item in enumerate(self.items[lo:hi])
         ]
+        # The images that came into the window (and the current one, so that a saved
+        # notebook shows it too) travel with the view; a new view asks for the rest.
+        current = self.items[self.current]
+        new = [current] + [e["item"] for e in entries if e["item"] not in self._sent]
+        new = list(dict.fromkeys(new))
+        self._sent = {e["item"] for e in entries} | {current}
         counts = self.export()["counts"]
         last_undo = self.state.history[-1][0] if self.state.history else None
         self.view = {
             "current": self.items[self.current],
-            "jpeg": self._jpeg[self.items[self.current]],  # shown without a kernel too
+            "images": [[i, self._jpeg[i]] for i in new],
             "entries": entries,
             "acked": self._acked,
             "queue": self._queue,

@@ -83,7 +83,8 @@ function render({ model, el }) {
   let sticky = null; // the image kept on screen over a re-rank
   let lastEntry;
   const urls = new Map(); // item -> object URL of a decoded image
-  const requested = new Set();
+  const requested = new Set(); // asked for with {event: "need"}
+  const decoding = new Set();
   const timers = new Map();
   const cleanups = [];
   let buttons = []; // [key, button]
@@ -181,8 +182,8 @@ function render({ model, el }) {
     const moved = sticky && sticky.current !== v.current; // the kernel moved on its own
     if (moved || v.kind === "error" || decided.has(sticky?.item)) sticky = null;
     shown = sticky ? sticky.item : at;
-    // The kernel's current image comes with the view (a saved notebook shows it too).
-    if (v.jpeg && !urls.has(v.current) && !requested.has(v.current)) addImage(v.current, v.jpeg);
+    // The images new to the queue window come with the view (the current one too).
+    for (const [item, buffer] of v.images || []) addImage(item, buffer);
     fetchImages();
     paint();
   };
@@ -192,19 +193,20 @@ function render({ model, el }) {
   const fetchImages = () => {
     const missing = entries()
       .map((e) => e.item)
-      .filter((item) => !urls.has(item) && !requested.has(item));
+      .filter((item) => !urls.has(item) && !requested.has(item) && !decoding.has(item));
     if (!missing.length) return;
     for (const item of missing) requested.add(item);
     model.send({ event: "need", items: missing });
   };
 
   const addImage = (item, buffer) => {
-    if (urls.has(item)) return;
-    requested.add(item);
+    if (urls.has(item) || decoding.has(item)) return;
+    decoding.add(item);
     const url = URL.createObjectURL(new Blob([buffer], { type: "image/jpeg" }));
     const img = new Image();
     img.src = url;
     img.decode().catch(() => {}).then(() => {
+      decoding.delete(item);
       if (urls.has(item)) return URL.revokeObjectURL(url);
       urls.set(item, url);
       requested.delete(item);
