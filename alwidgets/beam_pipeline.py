@@ -303,6 +303,9 @@ def build_pipeline(
         | "parse" >> beam.Map(_parse)
         | "skip finished shards"
         >> beam.Filter(lambda e: e[0] // shard_size not in done)
+        # One file read is one bundle: spread the paths over the workers (only
+        # the paths go through this shuffle, not the images).
+        | "spread over workers" >> beam.Reshuffle()
     )
     decoded = todo | "decode and resize" >> beam.ParDo(_Decode(size)).with_outputs(
         "bad", main="good"
