@@ -165,19 +165,15 @@ def random_reference(
     train = _pair("train", train, n_classes, pool.shape[1])
     validation = _pair("validation", validation, n_classes, pool.shape[1])
     test = None if test is None else _pair("test", test, n_classes, pool.shape[1])
-    if isinstance(steps, (str, bytes)) or not hasattr(steps, "__iter__"):
-        raise TypeError(f"steps must be a list of label counts, got {steps!r}")
-    steps = [checks.integer("step", s, 0, len(pool)) for s in steps]
+    steps = checks.indices("steps", steps, len(pool) + 1).tolist()
     if (
         len(steps) < 2
         or steps[0] != 0
-        or len(set(np.diff(steps))) != 1
         or steps[1] <= 0
+        or len(set(np.diff(steps))) != 1
     ):
         raise ValueError(f"steps must be 0, b, 2b, … (at least two), got {steps}")
-    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
-        raise TypeError(f"seeds must be a list of integers, got {seeds!r}")
-    seeds = [checks.integer("seed", s, 0) for s in seeds]
+    seeds = checks.indices("seeds", seeds, 2**32).tolist()
     if not seeds:
         raise ValueError("seeds is empty: give at least one seed")
     trainer = _fixed_trainer(trainer, train, validation, n_classes)
