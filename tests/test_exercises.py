@@ -565,6 +565,9 @@ def test_retrain(feats, capsys):
         heads.HeadTrainer().fit(np.concatenate([x_new, x_tr]), np.concatenate([y_new, y_tr]), 3, val),
         one_round.retrain(feats, idx, y_new, 3),
     ]  # fmt: skip
+    x_all, y_all = np.concatenate([x_tr, x_new]), np.concatenate([y_tr, y_new])
+    shuffled = np.random.default_rng(5).permutation(len(x_all))  # any row order
+    right.append(heads.HeadTrainer().fit(x_all[shuffled], y_all[shuffled], 3, val))
     for head in right:
         _passes(capsys, exercises.check_retrain(head, feats, idx, y_new, 3))
     wrong = [
