@@ -258,11 +258,13 @@ def test_a_write_error_is_visible_in_the_widget(page, shot):
     count = len(browser_lab.label_events(label_file))
     label_file.unlink()
     label_file.mkdir()  # unwritable, even for root
+    item = page.evaluate(_SHOWN)
     try:
-        page.keyboard.press("1")
+        page.keyboard.press("1")  # the next image shows at once...
         page.wait_for_selector(".alwidgets-annotator .alw-error", timeout=10_000)
         text = _annotator_text(page)
         assert "Could not save" in text and "NOT counted" in text
+        assert page.evaluate(_SHOWN) == item  # ...and the failure takes it back
     finally:
         label_file.rmdir()
     page.keyboard.press("1")  # fixed: the file is re-created whole (defect 9)
