@@ -47,10 +47,21 @@ function setHTML(node, html) {
   }
 }
 
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 function render({ model, el }) {
   const root = part(el, "div", "alwidgets-annotator");
   root.setAttribute("tabindex", "0");
   const progress = part(root, "div", "alw-progress");
+  const counts = part(progress, "b", "");
+  const shareNode = part(progress, "span", "");
+  const meter = part(progress, "progress", "");
+  const whereNode = part(progress, "span", "");
+  const savingNode = part(progress, "span", "alw-saving");
+  part(progress, "br", "");
+  const perClass = part(progress, "small", "");
   const status = part(root, "div", "alw-status");
   const row = part(root, "div", "alw-row");
   const frame = part(row, "div", "alw-frame");
@@ -239,15 +250,15 @@ function render({ model, el }) {
     const done = (v.labelled || 0) >= v.budget;
     const where = done ? "done ✔" : entry ? `image ${entry.position + 1} of ${v.n}` : "…";
     const share = Math.round((100 * (v.labelled || 0)) / (v.budget || 1));
-    setHTML(
-      progress,
-      `<b>${v.labelled} of ${v.budget} labelled</b> (${share}% of the budget) ` +
-        `<progress value="${v.labelled}" max="${v.budget}"></progress> — ${where}` +
-        `<span class="alw-saving">${saving ? ` · ${saving} saving…` : ""}</span>` +
-        `<br><small></small>`,
-    );
-    progress.querySelector("small").textContent = v.per_class || "";
-    status.textContent = v.status || "";
+    // Only text and values change: the elements stay (nothing to lay out again).
+    setText(counts, `${v.labelled} of ${v.budget} labelled`);
+    setText(shareNode, ` (${share}% of the budget) `);
+    if (meter.max !== v.budget) meter.max = v.budget;
+    if (meter.value !== v.labelled) meter.value = v.labelled;
+    setText(whereNode, ` — ${where}`);
+    setText(savingNode, saving ? ` · ${saving} saving…` : "");
+    setText(perClass, v.per_class || "");
+    setText(status, v.status || "");
     status.className = `alw-status ${v.busy ? "alw-busy" : ""}`;
     const url = urls.get(shown);
     if (url) {
@@ -275,7 +286,7 @@ function render({ model, el }) {
         (action === "skip" && done);
     }
     const text = localNote || v.message || "";
-    message.textContent = text ? (v.kind === "error" && !localNote ? `⚠ ${text}` : text) : "";
+    setText(message, text ? (v.kind === "error" && !localNote ? `⚠ ${text}` : text) : "");
     message.className = `alw-message alw-${localNote ? "warn" : v.kind || "info"}`;
     showBadge();
   };
@@ -305,7 +316,7 @@ function render({ model, el }) {
       text = "⌨ keys paused: click the annotator once to use them";
       kind = "alw-off";
     }
-    badge.textContent = text;
+    setText(badge, text);
     badge.className = `alw-keys ${kind}`;
     root.classList.toggle("alw-focused", focused && !gone);
     root.classList.toggle("alw-gone", gone);
