@@ -128,13 +128,18 @@ def prepare_folder(folder: str | os.PathLike, images: ImageList, index: dict) ->
     for tmp in folder.glob(".*.tmp") if folder.exists() else []:
         tmp.unlink(missing_ok=True)
     if not existing.exists():
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["id", "path", "label"])
-        for i, (path, label) in enumerate(zip(images.paths, images.labels)):
-            name = images.class_names[label] if label >= 0 else ""
-            writer.writerow([i, path, name])
-        _atomic_write(folder / PATHS, out.getvalue().encode())
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{PATHS}.tmp"
+        with open(tmp, "w", newline="", encoding="utf-8") as f:  # streamed
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(["id", "path", "label"])
+            for i, (path, label) in enumerate(zip(images.paths, images.labels)):
+                writer.writerow(
+                    [i, path, images.class_names[label] if label >= 0 else ""]
+                )
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, folder / PATHS)
         _atomic_write(existing, json.dumps(index, indent=1).encode())
     return folder
 

@@ -193,23 +193,30 @@ def _from_folder(root: Path, class_folders: bool | None) -> ImageList:
 
 
 def _from_csv(path: Path) -> ImageList:
+    # Streamed: two lists, never a dict per row (10^5 rows stay a few MB).
+    paths: list[str] = []
+    names: list[str] = []
     with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames is None or "path" not in reader.fieldnames:
-            raise ValueError(f"{path} needs a 'path' column, has {reader.fieldnames}")
-        rows = list(reader)
-    if not rows:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None or "path" not in header:
+            raise ValueError(f"{path} needs a 'path' column, has {header}")
+        at, label_at = (
+            header.index("path"),
+            (header.index("label") if "label" in header else None),
+        )
+        for row in reader:
+            p = row[at]
+            paths.append(p if os.path.isabs(p) or "://" in p else str(path.parent / p))
+            if label_at is not None:
+                names.append(row[label_at] if label_at < len(row) else "")
+    if not paths:
         raise ValueError(f"{path} lists no images")
-    paths = [
-        r["path"]
-        if os.path.isabs(r["path"]) or "://" in r["path"]
-        else str(path.parent / r["path"])
-        for r in rows
-    ]
-    if "label" in (rows[0].keys()) and all(r.get("label") for r in rows):
-        names = sorted({r["label"] for r in rows})
-        labels = np.array([names.index(r["label"]) for r in rows], dtype=np.int64)
-        return ImageList(paths, labels, names, str(path.parent))
+    if names and all(names):
+        classes = sorted(set(names))
+        lookup = {name: i for i, name in enumerate(classes)}
+        labels = np.fromiter((lookup[n] for n in names), np.int64, len(names))
+        return ImageList(paths, labels, classes, str(path.parent))
     return ImageList(
         paths, np.full(len(paths), -1, dtype=np.int64), [], str(path.parent)
     )
