@@ -2,13 +2,14 @@
 
 The same steps as :func:`alwidgets.embed.embed`, on any Beam runner::
 
-    paths.csv ─ ReadFromText ─ decode and resize ─┬─ RunInference(backbone) ─┬─ shards
-                (the match)    (load_image)       └─ bad files ──────────────┘   │
+    shards to do ─ Reshuffle ─ rows of paths.csv ─ decode and resize ─┬─ RunInference ─┬─ shards
+                               (the match)         (load_image)       └─ bad files ────┘   │
                                                    features ─ score ─ Top.Of(budget) ─ selection.json
 
 * **the match**: the driver lists the images once (:func:`~alwidgets.images_in.find_images`)
   into the output folder's ``paths.csv``, so an image has the same id on every
-  runner and in the in-process path; the workers read that file in parallel;
+  runner and in the in-process path; the shard numbers still to do are spread over
+  the workers, and each worker reads its shards' rows of that file;
 * **decode and resize**: :func:`~alwidgets.images_in.load_image`, the same
   function as in-process, through Beam's ``FileSystems`` (local paths, ``gs://``...);
 * **RunInference** with :class:`BackboneModelHandler`, whose ``load_model``
@@ -42,6 +43,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import io
+import itertools
 import json
 import logging
 import os
@@ -179,9 +182,18 @@ class _Decode(beam.DoFn):
             yield beam.pvalue.TaggedOutput("bad", (i, reason))
 
 
-def _parse(line: str) -> tuple[int, str]:
-    (row,) = csv.reader([line])
-    return int(row[0]), row[1]
+def _shard_rows_of(folder: str, shard_size: int):
+    """``shard -> (id, path)`` for the rows of ``paths.csv`` in that shard."""
+
+    def rows(shard: int):
+        with FileSystems.open(os.path.join(folder, "paths.csv")) as raw:
+            reader = csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
+            next(reader)  # the header
+            start = shard * shard_size
+            for row in itertools.islice(reader, start, start + shard_size):
+                yield int(row[0]), row[1]
+
+    return rows
 
 
 class _WriteParts(beam.DoFn):
@@ -295,17 +307,15 @@ def build_pipeline(
     """Add the embedding steps to pipeline ``p`` for an output folder prepared by
     :func:`alwidgets.embed.prepare_folder`; ``done``: shards to skip."""
     size, shard_size = index["image_size"], index["shard_size"]
-    lines = p | "match (paths.csv)" >> beam.io.ReadFromText(
-        os.path.join(folder, "paths.csv"), skip_header_lines=1
-    )
+    n_shards = -(-index["n_images"] // shard_size)
     todo = (
-        lines
-        | "parse" >> beam.Map(_parse)
-        | "skip finished shards"
-        >> beam.Filter(lambda e: e[0] // shard_size not in done)
-        # One file read is one bundle: spread the paths over the workers (only
-        # the paths go through this shuffle, not the images).
+        p
+        | "shards to do" >> beam.Create([k for k in range(n_shards) if k not in done])
+        # Spread the shards over the workers; only shard numbers go through the
+        # runner, never paths or images (the driver's memory stays flat).
         | "spread over workers" >> beam.Reshuffle()
+        | "match (rows of paths.csv)"
+        >> beam.FlatMap(_shard_rows_of(folder, shard_size))
     )
     decoded = todo | "decode and resize" >> beam.ParDo(_Decode(size)).with_outputs(
         "bad", main="good"
