@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import PIL
 
 from .images_in import BadFile, ImageList, find_images, load_image
 
@@ -97,6 +98,9 @@ def index_for(images: ImageList, backbone: str, shard_size: int) -> dict:
         "n_images": len(images),
         "paths_sha1": _digest(images.paths),
         "class_names": images.class_names,
+        # Decoding depends on it: Pillow 12.3 and 13.0 give JPEG pixels (and so
+        # features) that differ, so a folder is never resumed with another one.
+        "pillow": PIL.__version__,
     }
 
 

@@ -90,6 +90,10 @@ def test_a_folder_of_another_run_is_refused(folder, whole, tmp_path):
         embed.embed(folder[0], out, "tiny_offline", shard_size=10)
     index = json.loads((out / "index.json").read_text())
     assert index["shard_size"] == 50
+    # Pillow's version changes decoded pixels: another one never resumes this folder.
+    (out / "index.json").write_text(json.dumps({**index, "pillow": "0.0"}))
+    with pytest.raises(ValueError, match=r"different \['pillow'\]"):
+        embed.embed(folder[0], out, "tiny_offline", shard_size=50)
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "x.txt").write_text("mine")
     with pytest.raises(ValueError, match="not empty"):
