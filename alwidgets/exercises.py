@@ -92,6 +92,21 @@ def _numbers(value, what: str) -> np.ndarray | str:
     return arr
 
 
+def _one_number(answer, what: str, unreadable: str, several: str) -> float | None:
+    """The learner's single number, or None after saying what is wrong with it."""
+    if _is_placeholder(answer):
+        _unwritten(what)
+        return None
+    value = _numbers(answer, what)
+    if isinstance(value, str):
+        _fail(f"{value}.", unreadable)
+        return None
+    if value.size != 1:
+        _fail(f"{what} has {value.size} values.", several)
+        return None
+    return float(value.reshape(-1)[0])
+
+
 def _positions(value, what: str, size: int) -> np.ndarray | str:
     """``value`` as a 1-D int array of positions in ``range(size)``, or why not.
 
@@ -693,16 +708,14 @@ def check_pool_size(answer, sizes: dict[str, int], total: int) -> bool:
         raise ValueError(f"sizes must give train, validation and test, got {sizes!r}")
     total = checks.integer("total", total, 1)
     want = total - sum(sizes.values())
-    if _is_placeholder(answer):
-        return _unwritten("my_pool_size")
-    value = _numbers(answer, "my_pool_size")
-    if isinstance(value, str):
-        return _fail(f"{value}.", "write the number of pool images, e.g. 1234.")
-    if value.size != 1:
-        return _fail(
-            f"my_pool_size has {value.size} values.", "one number: the pool's size."
-        )
-    value = float(value.reshape(-1)[0])
+    value = _one_number(
+        answer,
+        "my_pool_size",
+        "write the number of pool images, e.g. 1234.",
+        "one number: the pool's size.",
+    )
+    if value is None:
+        return False
     if value == want:
         print(f"✓ the pool holds {want} images.")
         return True
@@ -993,17 +1006,14 @@ def check_min_overlap(answer, pool_size: int, budget: int) -> bool:
     pool_size = checks.integer("pool_size", pool_size, 1)
     budget = checks.integer("budget", budget, 0, pool_size)
     want = max(0, 2 * budget - pool_size)
-    if _is_placeholder(answer):
-        return _unwritten("my_min_overlap")
-    value = _numbers(answer, "my_min_overlap")
-    if isinstance(value, str):
-        return _fail(f"{value}.", "write a formula in big and len(x_pool).")
-    if value.size != 1:
-        return _fail(
-            f"my_min_overlap has {value.size} values.",
-            "one number: the fewest images the two selections must share.",
-        )
-    value = float(value.reshape(-1)[0])
+    value = _one_number(
+        answer,
+        "my_min_overlap",
+        "write a formula in big and len(x_pool).",
+        "one number: the fewest images the two selections must share.",
+    )
+    if value is None:
+        return False
     if value == want:
         print(f"✓ at least {want} images in common, whatever the two strategies do.")
         return True
