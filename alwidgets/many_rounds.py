@@ -165,8 +165,9 @@ def _simulate(data, strategy, rounds, batch, seed, initial, trainer, n_classes):
         if r < rounds:
             remaining = np.setdiff1d(np.arange(len(x_pool)), picked)
             picked_by = strategy
-            labels_so_far = np.concatenate([y_train, y_pool[picked]])
-            if strategy == "typiclust" and needs_cold_start(labels_so_far, n_classes):
+            if strategy == "typiclust" and needs_cold_start(
+                np.concatenate([y_train, y_pool[picked]]), n_classes
+            ):
                 # Clusters over train + pool: the training images cover theirs too.
                 taken = np.zeros(len(x_train) + len(x_pool), dtype=bool)
                 taken[: len(x_train)] = True
