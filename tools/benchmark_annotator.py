@@ -130,7 +130,7 @@ def bench(key: str, cache: Path, labels: int, moves: int, seed: int = 0) -> dict
             page.wait_for_timeout(1000)
             page.evaluate(WATCH)
             before = len(label_events(cache))
-            times, pressed, missed, slow = [], [], 0, []
+            times, pressed, missed, slow, missed_keys = [], [], 0, [], []
             keys = [str(rng.randint(1, 5)) for _ in range(labels)]
             keys += [rng.choice("bbn") for _ in range(moves)]
             for k in keys:
@@ -146,6 +146,7 @@ def bench(key: str, cache: Path, labels: int, moves: int, seed: int = 0) -> dict
                     slow.append((round(times[-1], 1), round(swap, 1), k, len(slow)))
                 except Exception:
                     missed += 1
+                    missed_keys.append((k, len(slow) + missed - 1))
                     page.evaluate("window.__alw.disarm()")
                 if k.isdigit():
                     pressed.append((item, int(k) - 1))
@@ -163,6 +164,7 @@ def bench(key: str, cache: Path, labels: int, moves: int, seed: int = 0) -> dict
         "keys": len(keys),
         "measured": len(times),
         "no_new_image": missed,
+        "no_new_image_keys": missed_keys,  # (key, its index): e.g. "b" on the first image
         "median_ms": round(statistics.median(times), 1),
         "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
         "max_ms": round(times[-1], 1),

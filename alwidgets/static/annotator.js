@@ -40,13 +40,6 @@ function part(parent, tag, className) {
   return node;
 }
 
-function setHTML(node, html) {
-  if (node.__html !== html) {
-    node.innerHTML = html;
-    node.__html = html;
-  }
-}
-
 function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
 }
@@ -239,6 +232,45 @@ function render({ model, el }) {
     if (msg && Array.isArray(msg.images)) msg.images.forEach((item, k) => addImage(item, buffers[k]));
   };
 
+  // -- panels: one laid-out card per image of the window, only the shown one visible,
+  // so a key changes what is visible, not what is laid out.
+
+  const cards = new Map(); // item -> {html, node}
+  let cardShown = null;
+
+  const cardFor = (item, html) => {
+    let card = cards.get(item);
+    if (!card) {
+      card = { html: null, node: part(panel, "div", "alw-card") };
+      cards.set(item, card);
+    }
+    if (card.html !== html) {
+      card.node.innerHTML = html;
+      card.html = html;
+    }
+    return card.node;
+  };
+
+  const showCard = (entry) => {
+    const keep = new Set();
+    for (const e of entries()) {
+      cardFor(e.item, e.panel);
+      keep.add(e.item);
+    }
+    const node = entry ? cardFor(entry.item, entry.panel) : null;
+    for (const [item, card] of cards) {
+      if (!keep.has(item) && card.node !== node) {
+        card.node.remove();
+        cards.delete(item);
+      }
+    }
+    if (node !== cardShown) {
+      if (cardShown) cardShown.style.visibility = "hidden";
+      if (node) node.style.visibility = "visible";
+      cardShown = node;
+    }
+  };
+
   // -- painting
 
   const paint = () => {
@@ -268,7 +300,7 @@ function render({ model, el }) {
       photo.style.visibility = "hidden";
     }
     waitNote.style.display = url ? "none" : "block";
-    setHTML(panel, entry ? entry.panel : "");
+    showCard(entry);
     const label = entry
       ? pendingLabels.has(entry.item)
         ? pendingLabels.get(entry.item)
