@@ -1,10 +1,23 @@
 """Self-checking exercises: run the learner's answer on hidden cases, explain a miss.
 
-Each check prints one short verdict and returns ``True`` or ``False``. Whatever the
-learner hands in — a list, a tuple or a numpy array, a function that raises or
-returns ``None``, a dict with a missing key — the check answers with ``✗``, what it
-found and a hint about that mistake, never a traceback. Every correct answer passes:
-lists and arrays alike, ties in any order, equivalent formulas.
+A check that passes prints one ``✓`` line and returns ``True``. A check that misses
+raises :class:`NotYet`, whose message is ``✗`` what it found and a ``Hint:`` about
+that mistake; Jupyter shows just those lines, in the cell's error area, and no
+traceback (``NotYet`` defines IPython's ``_render_traceback_``). The cell stops
+there and so does "Run All", as a failed ``assert`` would (``NotYet`` is an
+``AssertionError``, so ``assert exercises.check_x(...)`` reads the same either way).
+Whatever the learner hands in — a list, a tuple or a numpy array, a function that
+raises or returns ``None``, a dict with a missing key, the placeholder ``None`` or
+``...`` — the miss names that mistake, never with a traceback. Every correct answer
+passes: lists and arrays alike, ties in any order, equivalent formulas.
+
+To show a miss without stopping the cell (a demonstration of what a check
+catches)::
+
+    try:
+        exercises.check_criterion("smallest_margin", margin_only)
+    except exercises.NotYet as miss:
+        print(miss)
 
 Only the arguments the notebook itself passes (a criterion's name, the sizes, the
 budget) are validated the library's way: ``TypeError`` for the type, ``ValueError``
@@ -16,6 +29,9 @@ No TensorFlow is imported here.
 from __future__ import annotations
 
 import re
+import sysconfig
+import traceback
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +39,7 @@ from . import checks
 from .criteria import CRITERIA, check_probs, select
 
 __all__ = [
+    "NotYet",
     "check_criterion",
     "check_disagreement",
     "check_new_criterion",
@@ -53,16 +70,51 @@ _FORMULAS = {
 }
 
 
+class NotYet(AssertionError):
+    """A check's miss: ``✗ what`` and ``Hint: hint``, shown without a traceback.
+
+    ``NotYet(what, hint)``; further ``(what, hint)`` pairs may follow, for a check
+    that misses on several counts. ``str(miss)`` is the verdict, one ``✗`` line and
+    one ``Hint:`` line per miss; ``miss.misses`` the pairs. In IPython and Jupyter,
+    :meth:`_render_traceback_` makes those lines the whole error output.
+    """
+
+    def __init__(self, what: str, hint: str, *more: tuple[str, str]):
+        misses = [(what, hint), *more]
+        for pair in misses:
+            if (
+                not isinstance(pair, tuple)
+                or len(pair) != 2
+                or not all(isinstance(text, str) for text in pair)
+            ):
+                raise TypeError(
+                    "NotYet takes what and hint as strings, then (what, hint) pairs "
+                    f"of strings; got {pair!r}"
+                )
+        self.misses = misses
+        super().__init__(
+            "\n".join(f"✗ {what}\n  Hint: {hint}" for what, hint in misses)
+        )
+
+    def __reduce__(self):
+        (what, hint), *more = self.misses
+        return type(self), (what, hint, *more)
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython's hook: the lines to show instead of a traceback."""
+        return str(self).split("\n")
+
+
 # -- shared helpers -------------------------------------------------------------------
-
-
-def _fail(what: str, hint: str) -> bool:
-    print(f"✗ {what}\n  Hint: {hint}")
-    return False
 
 
 def _is_placeholder(value) -> bool:
     return value is None or value is Ellipsis
+
+
+def _shown(value) -> str:
+    """The placeholder ``value`` as the notebook shows it."""
+    return "`...`" if value is Ellipsis else repr(value)
 
 
 _PLACEHOLDER = (
@@ -75,8 +127,9 @@ _NO_RETURN = (
 )
 
 
-def _unwritten(what: str, hint: str = _PLACEHOLDER) -> bool:
-    return _fail(f"{what} is not written yet (it is None).", hint)
+def _unwritten(what: str, value, hint: str = _PLACEHOLDER) -> NotYet:
+    """The miss of an answer still at its placeholder ``value`` (None or ``...``)."""
+    return NotYet(f"{what} is not written yet (it is still {_shown(value)}).", hint)
 
 
 def _numbers(value, what: str) -> np.ndarray | str:
@@ -92,18 +145,15 @@ def _numbers(value, what: str) -> np.ndarray | str:
     return arr
 
 
-def _one_number(answer, what: str, unreadable: str, several: str) -> float | None:
-    """The learner's single number, or None after saying what is wrong with it."""
+def _one_number(answer, what: str, unreadable: str, several: str) -> float:
+    """The learner's single number; :class:`NotYet` saying what is wrong with it."""
     if _is_placeholder(answer):
-        _unwritten(what)
-        return None
+        raise _unwritten(what, answer)
     value = _numbers(answer, what)
     if isinstance(value, str):
-        _fail(f"{value}.", unreadable)
-        return None
+        raise NotYet(f"{value}.", unreadable)
     if value.size != 1:
-        _fail(f"{what} has {value.size} values.", several)
-        return None
+        raise NotYet(f"{what} has {value.size} values.", several)
     return float(value.reshape(-1)[0])
 
 
@@ -145,9 +195,11 @@ def _positions(value, what: str, size: int) -> np.ndarray | str:
     )
 
 
-def _exception_hint(exc: BaseException, formula: str) -> str:
-    """A hint about the learner's mistake behind the exception ``exc``."""
+def _exception_hint(exc: BaseException, formula: str | None) -> str:
+    """A hint about the learner's mistake behind the exception ``exc``; ``formula``:
+    the criterion's formula, to recall after the hint (None: none to recall)."""
     text = str(exc)
+    then = f" The formula is {formula}." if formula else ""
     if isinstance(exc, NameError):
         return (
             f"{text}: use only the function's argument (p) and numpy, or run the "
@@ -156,12 +208,12 @@ def _exception_hint(exc: BaseException, formula: str) -> str:
     if type(exc).__name__ == "AxisError":
         return (
             "a table of probabilities has two axes: axis=0 runs over the samples "
-            f"(rows), axis=1 over the classes. The formula is {formula}."
+            f"(rows), axis=1 over the classes.{then}"
         )
     if isinstance(exc, IndexError):
         return (
             "an index is out of range: after np.sort(p, axis=1) the favourite is "
-            f"[:, -1] and the runner-up [:, -2]. The formula is {formula}."
+            f"[:, -1] and the runner-up [:, -2].{then}"
         )
     if "NoneType" in text:
         return (
@@ -171,9 +223,43 @@ def _exception_hint(exc: BaseException, formula: str) -> str:
     if isinstance(exc, (TypeError, AttributeError)) and "list" in text:
         return (
             "work on the numpy table as a whole (p.max(axis=1), np.sort(p, axis=1)) "
-            f"rather than on Python lists. The formula is {formula}."
+            f"rather than on Python lists.{then}"
         )
-    return f"work on the whole table at once; the formula is {formula}."
+    return (
+        f"your function stops with {type(exc).__name__} before it returns the "
+        f"scores.{then}"
+    )
+
+
+def _in_library(filename: str) -> bool:
+    """Whether ``filename`` is Python's, an installed package's or alwidgets' file."""
+    path = Path(filename).resolve()
+    if {"site-packages", "dist-packages"} & set(path.parts):
+        return True
+    paths = sysconfig.get_paths()
+    roots = [Path(__file__).resolve().parent] + [
+        Path(paths[key]).resolve() for key in ("stdlib", "platstdlib")
+    ]
+    return any(path.is_relative_to(root) for root in roots)
+
+
+def _raised(exc: BaseException) -> str:
+    """``Type: message``, then the learner's line where ``exc`` was raised.
+
+    The line is the innermost frame outside Python's, numpy's and alwidgets' files
+    (a notebook cell, or the learner's own module); the traceback itself is never
+    shown, so this is how the learner finds the line.
+    """
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not _in_library(frame.filename)
+    ]
+    if not frames or not frames[-1].line:
+        return text
+    frame = frames[-1]
+    return f"{text}, in {frame.name} at `{frame.line.strip()}`"
 
 
 def _same_order(a: np.ndarray, b: np.ndarray, tol: float = 1e-9) -> bool:
@@ -205,9 +291,9 @@ def hidden_cases() -> list[tuple[str, np.ndarray]]:
             "rows where two classes may tie for the top",
             np.array(
                 [
-                    [0.35, 0.35, 0.2, 0.1, 0.0],
-                    [0.6, 0.2, 0.1, 0.1, 0.0],
-                    [0.1, 0.4, 0.4, 0.1, 0.0],
+                    [0.35, 0.35, 0.2, 0.05, 0.05],
+                    [0.6, 0.2, 0.1, 0.05, 0.05],
+                    [0.1, 0.4, 0.4, 0.05, 0.05],
                 ]
             ),
         ),
@@ -237,15 +323,34 @@ def _orders_like(fn, name: str) -> bool:
     return True
 
 
+def _formula(name: str, p: np.ndarray) -> np.ndarray:
+    """Criterion ``name``'s formula on any table, rows summing to 1 or not."""
+    top = np.sort(p, axis=1)
+    if name == "least_confidence":
+        return 1 - top[:, -1]
+    if name == "smallest_margin":
+        return 1 - (top[:, -1] - top[:, -2])
+    return -(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1)
+
+
 def _hint(
     name: str, probs: np.ndarray, got: np.ndarray, want: np.ndarray, fn=None
 ) -> str:
     """The most likely mistake behind ``got`` (same shape as ``want``)."""
-    if np.isnan(got).any():
-        if name == "entropy":
+    nan = np.isnan(got)
+    if nan.any():
+        at_zero = (probs == 0).any(axis=1)[nan].all()
+        if name == "entropy" and at_zero:
             return (
-                "NaN appears where a probability is 0: 0 * ln 0 must count as 0 "
-                "(take the log of np.where(p > 0, p, 1.0))."
+                "NaN where a probability is 0: numpy computes 0 * np.log(0) as "
+                "0 * -inf = nan, but the entropy counts 0 * ln 0 as 0. Keep the log "
+                "away from 0: np.log(p + 1e-12), np.log(np.where(p > 0, p, 1.0)), "
+                "or scipy.special.entr(p).sum(axis=1)."
+            )
+        if at_zero:
+            return (
+                "NaN on rows with a probability of 0: a log or a division meets "
+                f"that 0. The formula is {_FORMULAS[name]}."
             )
         return "your scores contain NaN; every row of probabilities has a score."
     if np.any(want != 0) and _close(got, -want):
@@ -287,6 +392,18 @@ def _hint(
                 "p2 is the second *largest* probability, np.sort(p, axis=1)[:, -2], "
                 "not the second smallest."
             )
+    k = probs.shape[1]
+    for m in range(1, k):
+        for columns, which in ((slice(None, m), "first"), (slice(k - m, None), "last")):
+            part = probs[:, columns]
+            if (m > 1 or name == "least_confidence") and _close(
+                got, _formula(name, part)
+            ):
+                return (
+                    f"your function reads only the {which} {m} of the {k} classes "
+                    "(columns) of each row: a criterion uses the whole row, every "
+                    "class, whatever their number."
+                )
     if len(want) > 1 and _same_order(got, want) and _orders_like(fn, name):
         return (
             "your scores put the rows in the right order, but their values differ: "
@@ -320,13 +437,13 @@ def check_criterion(name: str, fn) -> bool:
 
     ``fn`` takes an ``(n_samples, n_classes)`` array of probabilities and returns
     one score per row (a list, a 1-D array or an ``(n, 1)`` column). It runs on
-    :func:`hidden_cases` (ties, one-hot rows, uniform rows, 2 to 10 classes);
-    prints a one-line verdict, with the case and a hint on a miss, and returns
-    whether every case matched.
+    :func:`hidden_cases` (ties, one-hot rows, uniform rows, 2 to 10 classes).
+    Every case right: prints one ``✓`` line and returns ``True``. Otherwise raises
+    :class:`NotYet` with the case, a row it got wrong and a hint about the mistake.
     """
     checks.choice("name", name, list(CRITERIA))
     if _is_placeholder(fn):
-        return _unwritten(f"{name}: the function")
+        raise _unwritten(f"{name}: the function", fn)
     if not callable(fn):
         raise TypeError(f"fn must be a function of probs, got {type(fn).__name__}")
     reference = CRITERIA[name]
@@ -337,26 +454,26 @@ def check_criterion(name: str, fn) -> bool:
             with np.errstate(all="ignore"):
                 raw = fn(probs.copy())
         except Exception as exc:  # the learner's bug: report it, don't dump it
-            return _fail(
-                f"{name}: your function raised {type(exc).__name__} on {what}: {exc}",
+            raise NotYet(
+                f"{name}: on {what} your function raised {_raised(exc)}.",
                 _exception_hint(exc, _FORMULAS[name]),
-            )
+            ) from None
         if _is_placeholder(raw):
-            return _fail(f"{name}: your function returned {raw!r}.", _NO_RETURN)
+            raise NotYet(f"{name}: your function returned {_shown(raw)}.", _NO_RETURN)
         got = _numbers(raw, "its result")
         if isinstance(got, str):
-            return _fail(f"{name}: on {what}, {got}.", "return one number per row.")
+            raise NotYet(f"{name}: on {what}, {got}.", "return one number per row.")
         if got.shape == (len(want), 1):
             got = got[:, 0]  # a column of the right scores is a right answer
         if got.shape != want.shape:
-            return _fail(
+            raise NotYet(
                 f"{name}: on {what} (shape {probs.shape}) your function returned "
                 f"shape {got.shape}, expected {want.shape}.",
                 _shape_hint(probs, got),
             )
         if not _close(got, want):
             row = int(np.argmax(~np.isclose(got, want, rtol=0, atol=TOLERANCE)))
-            return _fail(
+            raise NotYet(
                 f"{name}: wrong on {what}: row {np.round(probs[row], 3).tolist()} "
                 f"should score {want[row]:.4f}, yours scores {got[row]:.4f}.",
                 _hint(name, probs, got, want, fn),
@@ -382,31 +499,52 @@ _DISAGREE_HINTS = {
 }
 
 
-def _probability_row(row, label: str) -> np.ndarray | str:
-    """``row`` as one row of probabilities, or what is wrong with it."""
+def _probability_row(row, label: str, n_classes: int | None) -> np.ndarray:
+    """``row`` as one row of ``n_classes`` probabilities; :class:`NotYet` if not."""
+    write = "write each row as a list such as [0.5, 0.2, …]."
     arr = _numbers(row, label)
     if isinstance(arr, str):
-        return arr
+        raise NotYet(f"{arr}.", write)
     if arr.ndim == 0:
-        return f"{label} is one number, {arr.item():g}: a row has one probability per class"
+        raise NotYet(
+            f"{label} is one number, {arr.item():g}: a row has one probability "
+            "per class.",
+            write,
+        )
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.reshape(-1)  # [[...]] or a column: still one row
     if arr.ndim != 1:
-        return (
+        raise NotYet(
             f"{label} has shape {arr.shape}: give one row, a flat list of "
-            "probabilities such as [0.5, 0.2, 0.1, 0.1, 0.1]"
+            "probabilities such as [0.5, 0.2, 0.1, 0.1, 0.1].",
+            write,
+        )
+    if n_classes is not None and len(arr) != n_classes:
+        raise NotYet(
+            f"{label} has {len(arr)} probabilities; the rows of this exercise are "
+            f"over {n_classes} classes.",
+            f"one probability per class: {n_classes} numbers (a class the row rules "
+            "out gets 0).",
         )
     if len(arr) < 2:
-        return f"{label} has {len(arr)} value: a row has one probability per class"
+        raise NotYet(
+            f"{label} has {len(arr)} value: a row has one probability per class.",
+            write,
+        )
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        return f"{label} = {arr.tolist()}: probabilities are between 0 and 1"
+        raise NotYet(
+            f"{label} = {arr.tolist()}: probabilities are between 0 and 1.", write
+        )
     total = arr.sum()
     if abs(total - 100) < 0.5:
-        return f"{label} sums to {total:g}: probabilities, not percent (divide by 100)"
+        raise NotYet(
+            f"{label} sums to {total:g}: probabilities, not percent.",
+            "divide every number by 100.",
+        )
     if abs(total - 1) > 1e-3:
-        return (
-            f"{label} sums to {total:.4g}: the probabilities of one row sum to 1; "
-            "change one of them"
+        raise NotYet(
+            f"{label} sums to {total:.4g}, not 1.",
+            "the probabilities of one row sum to 1: change one of them.",
         )
     return arr
 
@@ -416,13 +554,17 @@ def check_disagreement(
     second,
     first_criterion: str = "smallest_margin",
     second_criterion: str = "entropy",
+    *,
+    n_classes: int | None = 5,
 ) -> bool:
     """Check that ``first_criterion`` prefers row ``first``, ``second_criterion`` row ``second``.
 
-    The rows may be lists, tuples or arrays over the same classes, each summing to
-    1. "Prefers" means a strictly higher uncertainty score (a tie does not count).
-    Prints the scores and a hint when a criterion prefers the wrong row; returns
-    whether both hold.
+    The rows may be lists, tuples or arrays of ``n_classes`` probabilities each (5
+    in notebook 1's exercise; ``None``: any number, the same in both rows), each
+    summing to 1. "Prefers" means a strictly higher uncertainty score (a tie does
+    not count). Prints a ``✓`` line with the scores for each criterion that prefers
+    its row and returns ``True`` when both do; otherwise raises :class:`NotYet`
+    with the scores and a hint for each criterion that prefers the wrong row.
     """
     checks.choice("first_criterion", first_criterion, list(CRITERIA))
     checks.choice("second_criterion", second_criterion, list(CRITERIA))
@@ -431,77 +573,80 @@ def check_disagreement(
             f"first_criterion and second_criterion are both {first_criterion!r}: "
             "one criterion cannot prefer both rows"
         )
+    if n_classes is not None:
+        n_classes = checks.integer("n_classes", n_classes, 2)
     for label, row in (("the first row", first), ("the second row", second)):
         if _is_placeholder(row):
-            return _unwritten(label)
-    rows = []
-    for label, row in (("the first row", first), ("the second row", second)):
-        arr = _probability_row(row, label)
-        if isinstance(arr, str):
-            return _fail(f"{arr}.", "write each row as a list such as [0.5, 0.2, …].")
-        rows.append(arr)
+            raise _unwritten(label, row)
+    rows = [
+        _probability_row(row, label, n_classes)
+        for label, row in (("the first row", first), ("the second row", second))
+    ]
     if len(rows[0]) != len(rows[1]):
-        return _fail(
+        raise NotYet(
             f"the first row has {len(rows[0])} classes and the second {len(rows[1])}.",
-            "give both rows over the same classes (5 in this exercise).",
+            "give both rows over the same classes.",
         )
     pair = check_probs(rows)
-    ok = True
+    misses = []
     for criterion, want, other in (
         (first_criterion, 0, 1),
         (second_criterion, 1, 0),
     ):
         scores = CRITERIA[criterion](pair)
-        tie = abs(scores[want] - scores[other]) < 1e-12
-        verdict = "✓" if scores[want] > scores[other] and not tie else "✗"
-        print(
-            f"{verdict} {criterion}: first {scores[0]:.3f}, second {scores[1]:.3f}"
+        line = (
+            f"{criterion}: first {scores[0]:.3f}, second {scores[1]:.3f}"
             f" (should prefer the {('first', 'second')[want]})"
         )
-        if verdict == "✗":
-            ok = False
-            if tie:
-                print(
-                    "  Hint: the two rows tie on this criterion; one must score "
-                    f"strictly higher: {_DISAGREE_HINTS[criterion][want]}"
+        tie = abs(scores[want] - scores[other]) < 1e-12
+        if scores[want] > scores[other] and not tie:
+            print(f"✓ {line}")
+        elif tie:
+            misses.append(
+                (
+                    line,
+                    "the two rows tie on this criterion; one must score strictly "
+                    f"higher: {_DISAGREE_HINTS[criterion][want]}",
                 )
-            else:
-                print(f"  Hint: {_DISAGREE_HINTS[criterion][want]}")
-    return ok
+            )
+        else:
+            misses.append((line, _DISAGREE_HINTS[criterion][want]))
+    if misses:
+        raise NotYet(*misses[0], *misses[1:])
+    return True
 
 
 # -- notebook 4: a criterion of your own --------------------------------------------------
 
 
-_RETURNED_NONE = "your function returned None"
-
-
-def _scores_of(fn, probs, what):
-    """The learner's criterion on ``probs``: a float array, or what went wrong."""
+def _scores_of(fn, probs, what) -> np.ndarray | tuple[str, str]:
+    """The learner's criterion on ``probs``: a float array, or ``(what, hint)``."""
     try:
         with np.errstate(all="ignore"):
             raw = fn(probs.copy())
     except Exception as exc:
         return (
-            f"your function raised {type(exc).__name__} on {what}: {exc}. "
-            + _exception_hint(exc, "any function of p, one score per row")
+            f"on {what} your function raised {_raised(exc)}.",
+            _exception_hint(exc, None),
         )
     if _is_placeholder(raw):
-        return _RETURNED_NONE
+        return f"my_criterion returned {_shown(raw)}.", _NO_RETURN
     got = _numbers(raw, "its result")
     if isinstance(got, str):
-        return got
+        return f"on {what}, {got}.", "return one number per row."
     if got.shape == (len(probs), 1):
         got = got[:, 0]
     if got.shape != (len(probs),):
         return (
             f"on {what} (shape {probs.shape}) your function returned shape "
-            f"{got.shape}: one score per row, reduce over the classes (axis=1)"
+            f"{got.shape}, not one score per row.",
+            _shape_hint(probs, got),
         )
     if not np.all(np.isfinite(got)):
         return (
-            f"on {what} your scores contain NaN or inf: a log or a division meets "
-            "a probability of 0 (np.where(p > 0, p, 1.0) avoids ln 0)"
+            f"on {what} your scores contain NaN or inf.",
+            "a log or a division meets a probability of 0: keep them away from 0 "
+            "(np.log(p + 1e-12), or np.where(p > 0, p, 1.0) before ln avoids ln 0).",
         )
     return got
 
@@ -533,12 +678,13 @@ def check_new_criterion(fn) -> bool:
     A criterion of your own must behave like an uncertainty score: the uniform
     row (the model knows nothing) scores highest (ties allowed), a one-hot row (the
     model is sure) lowest, the order of the classes does not matter, and it does not
-    give every row the same score. It is tried with 2, 5 and 10 classes. Prints which
-    of the three classic criteria ranks the rows most like yours; returns whether
-    every property holds.
+    give every row the same score. It is tried with 2, 5 and 10 classes. When every
+    property holds, prints which of the three classic criteria ranks the rows most
+    like yours and returns ``True``; otherwise raises :class:`NotYet` naming the
+    first property that fails and a hint.
     """
     if _is_placeholder(fn):
-        return _unwritten("my_criterion")
+        raise _unwritten("my_criterion", fn)
     if not callable(fn):
         raise TypeError(f"fn must be a function of probs, got {type(fn).__name__}")
     rng = np.random.default_rng(7)
@@ -546,36 +692,34 @@ def check_new_criterion(fn) -> bool:
         rows = rng.dirichlet(np.full(k, 0.7), size=200)
         table = np.vstack([np.full((1, k), 1 / k), np.eye(k)[:1], rows])
         got = _scores_of(fn, table, f"200 random rows over {k} classes")
-        if got is _RETURNED_NONE:
-            return _fail("my_criterion returned None.", _NO_RETURN)
-        if isinstance(got, str):
-            return _fail("your criterion cannot score a table.", got)
+        if isinstance(got, tuple):
+            raise NotYet(*got)
         orders = (table[:, ::-1], table[:, rng.permutation(k)])
         shuffled = [_scores_of(fn, t, "shuffled classes") for t in orders]
         if any(
-            isinstance(other, str) or not np.allclose(other, got, atol=1e-9)
+            isinstance(other, tuple) or not np.allclose(other, got, atol=1e-9)
             for other in shuffled
         ):
-            return _fail(
+            raise NotYet(
                 f"with {k} classes the scores change when the classes are listed in "
                 "another order.",
                 "use the sorted probabilities (np.sort(p, axis=1)) or the row's "
                 "max, never a column by position.",
             )
         if np.ptp(got) < TOLERANCE:
-            return _fail(
+            raise NotYet(
                 f"with {k} classes every row gets the same score.",
                 "a criterion must rank rows: sure rows low, unsure rows high.",
             )
         if got[0] < got.max() - TOLERANCE:
             worst = table[int(np.argmax(got))]
-            return _fail(
+            raise NotYet(
                 f"with {k} classes the uniform row scores {got[0]:.4g}, below "
                 f"{np.round(worst, 3).tolist()} ({got.max():.4g}).",
                 _uniform_hint(got, table, k),
             )
         if got[1] > got.min() + TOLERANCE:
-            return _fail(
+            raise NotYet(
                 f"with {k} classes a one-hot row (the model is sure) is not the "
                 "least uncertain.",
                 "a sure prediction must get the lowest score.",
@@ -605,35 +749,65 @@ _SLICE = re.compile(r"^train\[(-?\d*):(-?\d*)\]$")
 _PARTS = ("train", "validation", "test", "pool")
 
 
-def _slice_range(text, total: int) -> tuple[int, int] | str:
-    """``(start, stop)`` of a TFDS slice string of ``train``, or what is wrong."""
+#: A slice that is none of the answers (the notebook's own example).
+_EXAMPLE = "'train[300:800]'"
+
+
+def _slice_range(name: str, text, total: int) -> tuple[int, int]:
+    """``(start, stop)`` of a TFDS slice string of ``train``; :class:`NotYet` if
+    ``text`` is not one."""
     if not isinstance(text, str):
-        return (
-            f"{text!r} is a {type(text).__name__}; each part is a string such as "
-            "'train[:1000]'"
+        raise NotYet(
+            f"{name}: {text!r} is a {type(text).__name__}, not a slice string.",
+            f"each part is a string, such as {_EXAMPLE} (images 300 to 799).",
         )
     compact = text.replace(" ", "")
     if "%" in compact:
-        return (
-            f"{text!r} counts in percent; count images instead ('train[:1000]'): "
-            "the sizes here are not whole percentages of the split"
+        raise NotYet(
+            f"{name}: {text!r} counts in percent.",
+            f"count images, as {_EXAMPLE} does: the sizes here are not whole "
+            f"percentages of the {total} images.",
         )
     if compact == "train":
-        return f"{text!r} is the whole split; give the slice of this part"
+        raise NotYet(
+            f"{name}: {text!r} is the whole split.",
+            "give the slice of this part only: 'train[start:stop]'.",
+        )
     match = _SLICE.match(compact)
     if not match:
         if re.match(r"^\w+\[", compact):
-            return (
-                f"{text!r}: tf_flowers has one split, 'train'; every part is a slice "
-                "of it, 'train[start:stop]'"
+            raise NotYet(
+                f"{name}: {text!r} slices a split that tf_flowers does not have.",
+                "tf_flowers has one split, 'train'; every part is a slice of it, "
+                "'train[start:stop]'.",
             )
-        return f"{text!r} is not a slice; TFDS writes 'train[start:stop]'"
+        raise NotYet(
+            f"{name}: {text!r} is not a slice.",
+            f"TFDS writes 'train[start:stop]', such as {_EXAMPLE}.",
+        )
     a, b = match.groups()
     start = int(a) if a else 0
     stop = int(b) if b else total
     start = start + total if start < 0 else start
     stop = stop + total if stop < 0 else stop
     return min(max(start, 0), total), min(max(stop, 0), total)
+
+
+def _size_hint(name: str, start: int, stop: int, want: int) -> str:
+    """Why the slice ``train[start:stop]`` of part ``name`` does not hold ``want`` images."""
+    if abs((stop - start) - want) == 1:
+        return (
+            "off by one: 'train[a:b]' stops before b, so it holds b - a images "
+            "(from a to b - 1)."
+        )
+    if stop == want and start > 0:
+        return (
+            "the second number is where the slice stops, not how many images it "
+            "holds: 'train[a:b]' holds b - a images."
+        )
+    if name == "pool":
+        return "the pool takes every image the first three parts leave."
+    return "'train[a:b]' holds b - a images."
 
 
 def check_slices(slices, sizes: dict[str, int], total: int) -> bool:
@@ -643,19 +817,22 @@ def check_slices(slices, sizes: dict[str, int], total: int) -> bool:
     ``"validation"``, ``"test"`` and ``"pool"``, each a slice string of tf_flowers'
     one split, e.g. ``{"train": "train[:1000]", ...}`` (``"train[0:1000]"``,
     spaces and negative indices are fine); ``sizes``: the wanted sizes of the first
-    three; ``total``: the number of examples in ``train``.
+    three; ``total``: the number of examples in ``train``. All right: prints one
+    ``✓`` line and returns ``True``; otherwise raises :class:`NotYet` naming the
+    first part that is wrong and how. The hints name the mistake and never show a
+    slice of the answer.
     """
     if not isinstance(sizes, dict) or set(sizes) != {"train", "validation", "test"}:
         raise ValueError(f"sizes must give train, validation and test, got {sizes!r}")
     total = checks.integer("total", total, 1)
     shape = (
         "a dict with the keys 'train', 'validation', 'test' and 'pool', each a "
-        "string: {'train': 'train[:1000]', ...}"
+        f"slice string such as {_EXAMPLE}"
     )
     if _is_placeholder(slices):
-        return _unwritten("the slices dict", f"{_PLACEHOLDER} Write {shape}.")
+        raise _unwritten("the slices dict", slices, f"{_PLACEHOLDER} Write {shape}.")
     if not isinstance(slices, dict):
-        return _fail(f"the slices are a {type(slices).__name__}.", f"write {shape}.")
+        raise NotYet(f"the slices are a {type(slices).__name__}.", f"write {shape}.")
     keys = set(slices)
     if keys != set(_PARTS):
         missing = [p for p in _PARTS if p not in keys]
@@ -667,29 +844,23 @@ def check_slices(slices, sizes: dict[str, int], total: int) -> bool:
         hint = f"give exactly these four keys: {', '.join(_PARTS)}."
         if any(k in keys for k in ("unlabelled", "unlabeled", "rest")):
             hint = "the unlabelled part is called 'pool'; " + hint
-        return _fail(f"the keys: {said}.", hint)
-    ranges = {}
-    for name in _PARTS:
-        found = _slice_range(slices[name], total)
-        if isinstance(found, str):
-            return _fail(f"{name}: {found}.", "e.g. 'train[1000:1500]'.")
-        ranges[name] = found
+        raise NotYet(f"the keys: {said}.", hint)
+    ranges = {name: _slice_range(name, slices[name], total) for name in _PARTS}
     wanted = dict(sizes, pool=total - sum(sizes.values()))
     for name in _PARTS:
         start, stop = ranges[name]
         if stop - start != wanted[name]:
-            return _fail(
+            raise NotYet(
                 f"{name}: {slices[name]} holds {max(stop - start, 0)} images, "
                 f"not {wanted[name]}.",
-                "a slice [a:b] holds b - a images; the pool is everything left "
-                f"of the {total}.",
+                _size_hint(name, start, stop, wanted[name]),
             )
     position = 0
     for name in _PARTS:
         start, stop = ranges[name]
         if start != position:
             later = "overlaps" if start < position else "leaves a gap after"
-            return _fail(
+            raise NotYet(
                 f"{name} starts at {start}: it {later} the part before it.",
                 "each part starts where the previous one stops; a test set that "
                 "overlaps train would measure memory, not generalisation.",
@@ -703,32 +874,53 @@ def check_slices(slices, sizes: dict[str, int], total: int) -> bool:
 
 
 def check_pool_size(answer, sizes: dict[str, int], total: int) -> bool:
-    """Check the learner's number of pool images left by ``sizes`` out of ``total``."""
+    """Check the learner's number of pool images left by ``sizes`` out of ``total``.
+
+    Right: prints one ``✓`` line and returns ``True``; otherwise raises
+    :class:`NotYet` naming what the number is instead (the three parts together,
+    the whole split, a part forgotten, the article's pool, a share).
+    """
     if not isinstance(sizes, dict) or set(sizes) != {"train", "validation", "test"}:
         raise ValueError(f"sizes must give train, validation and test, got {sizes!r}")
     total = checks.integer("total", total, 1)
-    want = total - sum(sizes.values())
+    taken = sum(sizes.values())
+    want = total - taken
     value = _one_number(
         answer,
         "my_pool_size",
         "write the number of pool images, e.g. 1234.",
         "one number: the pool's size.",
     )
-    if value is None:
-        return False
     if value == want:
         print(f"✓ the pool holds {want} images.")
         return True
-    if value == total - 2500:
-        hint = "that is the article's pool; with these sizes the parts before it end elsewhere."
+    forgotten = [part for part, n in sizes.items() if value == want + n]
+    if value == taken:
+        hint = (
+            "that is train, validation and test together: the images before the "
+            "pool, not the pool itself."
+        )
+    elif value == total:
+        hint = "that is the whole split: the other three parts come out of it too."
+    elif forgotten:
+        part = forgotten[0]
+        hint = (
+            f"that counts {part}'s {sizes[part]} images in the pool: they come out "
+            "of the split too."
+        )
+    elif value == total - 2500:
+        hint = (
+            "that is the article's pool; with these sizes the parts before it end "
+            "elsewhere."
+        )
     elif 0 < value < 1:
         hint = "a number of images, not a share of the split."
     else:
         hint = (
-            f"the pool is everything after the test set: {total} minus train, "
-            "validation and test."
+            f"with a pool of {value:g}, the four parts would hold {taken + value:g} "
+            f"images, not the {total} of the split."
         )
-    return _fail(f"{answer!r} is not the size of the pool.", hint)
+    raise NotYet(f"{answer!r} is not the size of the pool.", hint)
 
 
 # -- notebook 4: the selection ----------------------------------------------------------------
@@ -755,32 +947,32 @@ def check_selection(
     budget = checks.integer("budget", budget, 0, len(probs))
     scores = CRITERIA[criterion](probs)
     if _is_placeholder(selection):
-        return _unwritten("your selection")
+        raise _unwritten("your selection", selection)
     mine = _positions(selection, "your selection", len(probs))
     if isinstance(mine, str):
-        return _fail(
+        raise NotYet(
             f"{mine}.",
             f"score every pool image with {criterion}, then keep the top `budget` positions.",
         )
     n_classes = probs.shape[1]
     if len(mine) and len(np.unique(mine)) < len(mine) and mine.max() < n_classes:
-        return _fail(
+        raise NotYet(
             "your selection repeats a few small numbers: they look like class indices.",
             "argmax gives each image's predicted class; the selection is positions "
             "of images: np.argsort(-scores)[:budget] or select(scores, budget).",
         )
     if len(mine) != budget:
-        return _fail(
+        raise NotYet(
             f"you selected {len(mine)} images for a budget of {budget}.",
             "keep exactly the budget: the first `budget` of the ranking.",
         )
     if len(mine) and (mine.min() < 0 or mine.max() >= len(probs)):
-        return _fail(
+        raise NotYet(
             "your selection points outside the pool.",
             f"positions go from 0 to {len(probs) - 1}.",
         )
     if len(np.unique(mine)) != len(mine):
-        return _fail(
+        raise NotYet(
             "your selection holds an image twice.",
             "each position once: the first `budget` of one ranking.",
         )
@@ -794,7 +986,7 @@ def check_selection(
         np.sort(scores[mine]),
         np.sort(scores[np.argsort(scores, kind="stable")[:budget]]),
     ):
-        return _fail(
+        raise NotYet(
             "you selected the images the model is MOST sure about.",
             "higher scores mean more uncertain: sort in decreasing order "
             "(np.argsort(-scores)).",
@@ -803,7 +995,7 @@ def check_selection(
         other_scores = CRITERIA[criterion](check_probs(other))
         theirs = select(other_scores, budget)
         if np.array_equal(np.sort(other_scores[mine]), np.sort(other_scores[theirs])):
-            return _fail("your selection comes from other probabilities.", hint)
+            raise NotYet("your selection comes from other probabilities.", hint)
     for other, fn in CRITERIA.items():
         if other != criterion:
             other_scores = fn(probs)
@@ -811,11 +1003,11 @@ def check_selection(
                 np.sort(other_scores[mine]),
                 np.sort(other_scores[select(other_scores, budget)]),
             ):
-                return _fail(
+                raise NotYet(
                     f"that is the selection of {other}, not {criterion}.",
                     f"score with {criterion}: {_FORMULAS[criterion]}.",
                 )
-    return _fail(
+    raise NotYet(
         f"{len(set(mine.tolist()) - set(want.tolist()))} of your {budget} images "
         f"are not among the {budget} most uncertain.",
         f"score every pool image with {criterion}, then keep the top `budget`.",
@@ -843,12 +1035,12 @@ def check_sharpened(probs, head, x, temperature: float = 0.3) -> bool:
 
     want = softmax(z / temperature)
     if _is_placeholder(probs):
-        return _unwritten("sharp")
+        raise _unwritten("sharp", probs)
     got = _numbers(probs, "sharp")
     if isinstance(got, str):
-        return _fail(f"{got}.", "compute the softmax of head.logits(x_test) / T.")
+        raise NotYet(f"{got}.", "compute the softmax of head.logits(x_test) / T.")
     if got.shape != want.shape:
-        return _fail(
+        raise NotYet(
             f"sharp has shape {got.shape}, expected {want.shape}.",
             "one row of class probabilities per test image: softmax over axis=1.",
         )
@@ -874,8 +1066,8 @@ def check_sharpened(probs, head, x, temperature: float = 0.3) -> bool:
     ]  # fmt: skip
     for found, hint in hints:
         if found:
-            return _fail("sharp is not the softmax of the logits divided by T.", hint)
-    return _fail(
+            raise NotYet("sharp is not the softmax of the logits divided by T.", hint)
+    raise NotYet(
         "sharp is not the softmax of the logits divided by T.",
         "exp(z / T) / sum(exp(z / T)) over each row, z = head.logits(x_test).",
     )
@@ -890,8 +1082,10 @@ def check_two_stage(mine, theirs, n_backbone_weights: int | None = None) -> bool
     """
     if not hasattr(theirs, "get_weights"):
         raise TypeError(f"theirs must be a Keras model, got {type(theirs).__name__}")
+    if _is_placeholder(mine):
+        raise _unwritten("your model", mine)
     if not hasattr(mine, "get_weights"):
-        return _fail(
+        raise NotYet(
             f"your model is a {type(mine).__name__}.",
             "pass the Keras model your stage_1 and stage_2 trained.",
         )
@@ -907,11 +1101,11 @@ def check_two_stage(mine, theirs, n_backbone_weights: int | None = None) -> bool
         "epochs — the loss 'sparse_categorical_crossentropy' both times."
     )
     if len(a) != len(b):
-        return _fail("your model has other layers.", "start from fresh_run().")
+        raise NotYet("your model has other layers.", "start from fresh_run().")
     n = len(a) if n_backbone_weights is None else n_backbone_weights
     backbone_same = all(np.array_equal(x, y) for x, y in zip(a[:n], b[:n]))
     where = "the head" if backbone_same and n < len(a) else "the weights"
-    return _fail(f"{where} differ from train_two_stage's.", recipe)
+    raise NotYet(f"{where} differ from train_two_stage's.", recipe)
 
 
 # -- notebook 5: retrain, and a budget too large -------------------------------------------------
@@ -924,15 +1118,16 @@ def check_retrain(
 
     Both heads must give the same test probabilities (to 0.005): trained on the
     training split plus the newly labelled pool images, with the same trainer (the
-    order of the rows does not matter).
+    order of the rows does not matter). The same: prints one ``✓`` line and returns
+    ``True``; otherwise raises :class:`NotYet` naming the slip it recognises.
     """
     from .heads import HeadTrainer
     from .one_round import retrain
 
     if _is_placeholder(head):
-        return _unwritten("my_head")
+        raise _unwritten("my_head", head)
     if not hasattr(head, "predict_proba"):
-        return _fail(
+        raise NotYet(
             f"my_head is a {type(head).__name__}, not a fitted head.",
             "my_head is what heads.HeadTrainer().fit(x, y, n_classes, validation) "
             "returns.",
@@ -942,18 +1137,22 @@ def check_retrain(
     try:
         got = np.asarray(head.predict_proba(x_test), dtype=np.float64)
     except Exception as exc:
-        return _fail(
+        raise NotYet(
             f"my_head.predict_proba raised {type(exc).__name__}: {exc}",
             "fit the head on features of the same width as the test features.",
-        )
+        ) from None
     shape = (len(x_test), n_classes)
+    if got.shape != shape:
+        raise NotYet(
+            f"my_head gives test probabilities of shape {got.shape}, expected {shape}.",
+            f"fit it with n_classes = {n_classes}, on the features (not the images), "
+            "so that it gives one probability per class for each test image.",
+        )
 
     def same(other) -> bool:
         # Row order changes the optimiser's path, not its optimum: the same data in
         # another order lands within 0.003 of it; every slip below is 0.02 or more away.
-        return got.shape == shape and bool(
-            np.allclose(got, other.predict_proba(x_test), rtol=0, atol=5e-3)
-        )
+        return bool(np.allclose(got, other.predict_proba(x_test), rtol=0, atol=5e-3))
 
     if same(want):
         print("✓ your head is one_round.retrain's: the same test probabilities.")
@@ -989,11 +1188,12 @@ def check_retrain(
     ]
     for fit, what, hint in variants:
         try:
-            if got.shape == shape and same(fit()):
-                return _fail(what, hint)
+            matches = same(fit())
         except Exception:  # a variant that cannot be fitted is not the learner's
             continue
-    return _fail(
+        if matches:
+            raise NotYet(what, hint)
+    raise NotYet(
         "your head's test probabilities differ from one_round.retrain's.",
         "train split + the new pool images (features and labels in the same order), "
         "the same trainer, the validation split passed as `validation`.",
@@ -1002,7 +1202,9 @@ def check_retrain(
 
 def check_min_overlap(answer, pool_size: int, budget: int) -> bool:
     """Check the learner's answer: the fewest images two selections of ``budget``
-    from a pool of ``pool_size`` must share."""
+    from a pool of ``pool_size`` must share. Right: prints one ``✓`` line and
+    returns ``True``; otherwise raises :class:`NotYet` naming what the number is
+    instead."""
     pool_size = checks.integer("pool_size", pool_size, 1)
     budget = checks.integer("budget", budget, 0, pool_size)
     want = max(0, 2 * budget - pool_size)
@@ -1012,24 +1214,41 @@ def check_min_overlap(answer, pool_size: int, budget: int) -> bool:
         "write a formula in big and len(x_pool).",
         "one number: the fewest images the two selections must share.",
     )
-    if value is None:
-        return False
     if value == want:
         print(f"✓ at least {want} images in common, whatever the two strategies do.")
         return True
     hints = {
         pool_size - budget: "that is how many images each selection leaves out.",
         budget: "that is one selection's size; two selections may differ in part.",
-        2 * budget: "two selections together, counted twice; subtract the pool.",
+        2 * budget: (
+            f"that is the two selections' sizes added up, {2 * budget}"
+            + (
+                f"; the pool holds only {pool_size} images."
+                if 2 * budget > pool_size
+                else f": in a pool of {pool_size} they can be kept apart."
+            )
+        ),
         budget / pool_size: "a number of images, not a share of the pool.",
-        -want: "the sign is flipped: 2 × budget − pool_size.",
+        -want: "the sign is flipped: an overlap counts images, never below 0.",
     }
-    hint = hints.get(
-        value,
-        "two selections of `budget` images fit in a pool of `pool_size` without "
-        "sharing only if 2 × budget ≤ pool_size; otherwise the excess is shared.",
-    )
-    return _fail(f"{answer!r} is not the smallest possible overlap.", hint)
+    if value in hints:
+        hint = hints[value]
+    elif value < 0:
+        hint = "an overlap counts images: it is never below 0."
+    elif value < want:
+        hint = (
+            f"with only {value:g} in common, the two selections together would "
+            f"cover {2 * budget - value:g} different images, more than the "
+            f"{pool_size} in the pool."
+        )
+    elif value > budget:
+        hint = f"two selections of {budget} images cannot share more than {budget}."
+    else:
+        hint = (
+            f"two selections can share fewer than {value:g}: place them as far "
+            "apart as the pool allows and count what they must still share."
+        )
+    raise NotYet(f"{answer!r} is not the smallest possible overlap.", hint)
 
 
 # -- notebook 6: the loop ----------------------------------------------------------------------
@@ -1103,7 +1322,9 @@ def check_loop(
 
     ``accuracies``: the test accuracy after each round's training, round 0 (before
     any pool label) included: ``rounds + 1`` fractions between 0 and 1 (a list,
-    tuple or array), starting from the whole training split.
+    tuple or array), starting from the whole training split. The same as the
+    library's: prints one ``✓`` line and returns ``True``; otherwise raises
+    :class:`NotYet` naming the first round that differs and the slip behind it.
     """
     from .many_rounds import simulate
 
@@ -1112,38 +1333,40 @@ def check_loop(
     )
     want = np.array([r["test_accuracy"] for r in rows])
     if _is_placeholder(accuracies):
-        return _fail("your loop returned None.", _NO_RETURN)
+        raise NotYet(f"your loop returned {_shown(accuracies)}.", _NO_RETURN)
     got = _accuracy_list(accuracies, "your accuracies")
     if isinstance(got, str):
-        return _fail(f"{got}.", "return the list of test accuracies, one per round.")
+        raise NotYet(f"{got}.", "return the list of test accuracies, one per round.")
     if len(got) == 0:
-        return _fail(
+        raise NotYet(
             "your loop returned no accuracies.",
             "the loop's body is still `...`: append each round's test accuracy.",
         )
-    if np.all(got > 1) and np.allclose(
-        got / 100, want[: len(got)], atol=ACCURACY_TOLERANCE
+    if (
+        len(got) <= len(want)
+        and np.all(got > 1)
+        and np.allclose(got / 100, want[: len(got)], atol=ACCURACY_TOLERANCE)
     ):
-        return _fail(
+        raise NotYet(
             "your accuracies are in percent.",
             "give fractions between 0 and 1 (drop the * 100).",
         )
     if len(got) == rounds and np.allclose(
         got, want[:-1], rtol=0, atol=ACCURACY_TOLERANCE
     ):
-        return _fail(
+        raise NotYet(
             f"{rounds} accuracies: the last round's is missing.",
             "after the last selection, retrain once more and measure.",
         )
     if len(got) == rounds and np.allclose(
         got, want[1:], rtol=0, atol=ACCURACY_TOLERANCE
     ):
-        return _fail(
+        raise NotYet(
             f"{rounds} accuracies: round 0's is missing.",
             "measure once before any pool label (round 0), then after each round.",
         )
     if len(got) != rounds + 1:
-        return _fail(
+        raise NotYet(
             f"{len(got)} accuracies for {rounds} rounds.",
             "measure once before any pool label (round 0), then after each round: "
             "rounds + 1 numbers.",
@@ -1154,7 +1377,7 @@ def check_loop(
         return True
     r = int(wrong[0])
     if r == 0:
-        return _fail(
+        raise NotYet(
             f"round 0: yours {got[0]:.4f}, {strategy} loop {want[0]:.4f}.",
             "round 0 trains on the training split alone (with the validation split "
             "passed to trainer.fit), measured on the test split.",
@@ -1167,10 +1390,10 @@ def check_loop(
         except Exception:
             continue
         if np.allclose(got, theirs, rtol=0, atol=ACCURACY_TOLERANCE):
-            return _fail(
+            raise NotYet(
                 f"round {r}: yours {got[r]:.4f}, {strategy} loop {want[r]:.4f}.", hint
             )
-    return _fail(
+    raise NotYet(
         f"round {r}: yours {got[r]:.4f}, {strategy} loop {want[r]:.4f}.",
         "each round selects from the images not yet picked (the remaining pool), "
         "adds their oracle labels to everything picked before, and retrains from "
@@ -1192,7 +1415,9 @@ def check_finals(
     ``n`` rounds of ``budget // n``, for each ``n`` in ``rounds``.
 
     ``finals`` is a dict ``{n: accuracy}`` (keys may be ints or their strings), or a
-    list, tuple or array in the order of ``rounds``; accuracies are fractions.
+    list, tuple or array in the order of ``rounds``; accuracies are fractions. All
+    right: prints one ``✓`` line and returns ``True``; otherwise raises
+    :class:`NotYet` naming the first number of rounds that differs and why.
     """
     from .many_rounds import simulate
 
@@ -1200,18 +1425,24 @@ def check_finals(
     rounds = [checks.integer("rounds", n, 1) for n in rounds]
     shape = "a dict {n_rounds: final accuracy} for n_rounds in " + str(tuple(rounds))
     if _is_placeholder(finals):
-        return _unwritten("my_finals", f"{_PLACEHOLDER} Write {shape}.")
+        raise _unwritten("my_finals", finals, f"{_PLACEHOLDER} Write {shape}.")
     if isinstance(finals, dict):
         try:
             mine = {int(k): v for k, v in finals.items()}
         except (TypeError, ValueError):
-            return _fail(f"the keys are {list(finals)}.", f"write {shape}.")
+            raise NotYet(f"the keys are {list(finals)}.", f"write {shape}.") from None
         if set(mine) != set(rounds):
-            return _fail(f"the keys are {sorted(mine)}.", f"write {shape}.")
-    elif isinstance(finals, (list, tuple, np.ndarray)) and len(finals) == len(rounds):
+            raise NotYet(f"the keys are {sorted(mine)}.", f"write {shape}.")
+    elif isinstance(finals, (list, tuple, np.ndarray)):
+        if len(finals) != len(rounds):
+            raise NotYet(
+                f"my_finals has {len(finals)} value{'s' * (len(finals) != 1)} for "
+                f"{len(rounds)} numbers of rounds {tuple(rounds)}.",
+                f"one final accuracy per number of rounds; clearer still, {shape}.",
+            )
         mine = dict(zip(rounds, finals))
     else:
-        return _fail(f"my_finals is a {type(finals).__name__}.", f"write {shape}.")
+        raise NotYet(f"my_finals is a {type(finals).__name__}.", f"write {shape}.")
     runs = {
         n: [
             r["test_accuracy"]
@@ -1224,17 +1455,17 @@ def check_finals(
     for n in rounds:
         value = _accuracy_list(mine[n], f"the value for {n} rounds")
         if isinstance(value, str):
-            return _fail(f"{value}.", "one accuracy per number of rounds.")
+            raise NotYet(f"{value}.", "one accuracy per number of rounds.")
         want = runs[n]
         if len(value) == len(want) and np.allclose(
             value, want, atol=ACCURACY_TOLERANCE
         ):
-            return _fail(
+            raise NotYet(
                 f"the value for {n} rounds is the whole list of accuracies.",
                 "keep only the final one: my_loop(...)[-1].",
             )
         if value.size != 1:
-            return _fail(
+            raise NotYet(
                 f"the value for {n} rounds has {value.size} numbers.",
                 "one accuracy: the last round's, my_loop(...)[-1].",
             )
@@ -1250,7 +1481,7 @@ def check_finals(
                 f"spend the budget in {n} rounds of budget // {n} = {budget // n} "
                 f"labels: my_loop(features, {n}, budget // {n})[-1]."
             )
-        return _fail(f"{n} rounds: yours {v:.4f}, the library's {want[-1]:.4f}.", hint)
+        raise NotYet(f"{n} rounds: yours {v:.4f}, the library's {want[-1]:.4f}.", hint)
     print(
         "✓ the same final accuracies as many_rounds.simulate: "
         + ", ".join(f"{n} rounds {runs[n][-1]:.1%}" for n in rounds)
@@ -1276,29 +1507,29 @@ def check_queue(queue, session, x_pool) -> bool:
     reference = np.asarray(session.queue, dtype=np.int64)
     scores = CRITERIA[session.criterion](session.head.predict_proba(x_pool))
     if _is_placeholder(queue):
-        return _unwritten("my_queue")
+        raise _unwritten("my_queue", queue)
     mine = _positions(queue, "my_queue", n)
     if isinstance(mine, str):
-        return _fail(f"{mine}.", "a list of pool item numbers, most uncertain first.")
+        raise NotYet(f"{mine}.", "a list of pool item numbers, most uncertain first.")
     unlabelled = np.setdiff1d(np.arange(n), labelled)
     if (
         len(mine) == len(unlabelled)
         and set(mine.tolist()) == set(range(len(unlabelled)))
         and not np.array_equal(np.sort(unlabelled), np.arange(len(unlabelled)))
     ):
-        return _fail(
+        raise NotYet(
             "my_queue holds positions in `unlabelled`, not pool items.",
             "map them back: unlabelled[select(scores[unlabelled], len(unlabelled))].",
         )
     if np.isin(mine, labelled).any():
         k = int(np.isin(mine, labelled).sum())
-        return _fail(
+        raise NotYet(
             f"my_queue holds {k} item(s) already labelled.",
             "keep only the unlabelled items: np.setdiff1d(np.arange(len(x_pool)), "
             "session.labelled()[0]).",
         )
     if len(mine) != len(reference) or set(mine.tolist()) != set(reference.tolist()):
-        return _fail(
+        raise NotYet(
             f"my_queue has {len(mine)} items; the session's queue has "
             f"{len(reference)} (every unlabelled pool item once).",
             "rank ALL unlabelled items: select(scores[unlabelled], len(unlabelled)).",
@@ -1310,7 +1541,7 @@ def check_queue(queue, session, x_pool) -> bool:
         )
         return True
     if np.array_equal(scores[mine][::-1], scores[reference]):
-        return _fail(
+        raise NotYet(
             "my_queue runs from the least uncertain to the most.",
             "most uncertain first: select keeps the highest scores first.",
         )
@@ -1318,12 +1549,12 @@ def check_queue(queue, session, x_pool) -> bool:
         if other != session.criterion:
             alt = fn(session.head.predict_proba(x_pool))
             if np.array_equal(alt[mine], np.sort(alt[mine])[::-1]):
-                return _fail(
+                raise NotYet(
                     f"my_queue is ranked by {other}.",
                     f"the session ranks by session.criterion = {session.criterion!r}: "
                     "CRITERIA[session.criterion](probs).",
                 )
-    return _fail(
+    raise NotYet(
         "my_queue holds the right items in another order.",
         "score the whole pool with session.head.predict_proba(x_pool) and "
         "CRITERIA[session.criterion], then order the unlabelled items with "

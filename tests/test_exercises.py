@@ -2,16 +2,20 @@
 the hint that names it, and nothing the learner hands in ends in a traceback.
 
 Each check is fed a set of *correct variants* (lists, tuples and arrays; ties in any
-order; equivalent formulas) and of typical wrong answers with the words its hint
-must contain.
+order; equivalent formulas), which print ``✓`` and return True, and of typical wrong
+answers, which raise ``exercises.NotYet`` whose message (``✗ what`` and a hint, all
+Jupyter shows) must contain given words.
 """
 
+import pickle
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import scipy.special
 
 from alwidgets import criteria, exercises
 
@@ -39,14 +43,75 @@ def _passes(capsys, ok, start="✓"):
     return out
 
 
-def _fails(capsys, ok, *words):
-    out = capsys.readouterr().out
-    assert ok is False, out
-    assert out.startswith("✗") or "\n✗" in out, out
-    assert "Hint:" in out and "Traceback" not in out, out
+def _miss(check, *args, **kwargs) -> exercises.NotYet:
+    """What ``check(*args, **kwargs)`` raises; the test fails unless it is a miss."""
+    with pytest.raises(exercises.NotYet) as info:
+        check(*args, **kwargs)
+    return info.value
+
+
+def _fails(capsys, miss, *words):
+    """``miss``'s message (the verdict): ``✗`` lines with hints holding ``words``."""
+    out = capsys.readouterr().out  # a check may print its ✓ parts before a miss
+    text = str(miss)
+    assert isinstance(miss, AssertionError), type(miss)
+    assert miss._render_traceback_() == text.split("\n"), text
+    assert text.startswith("✗") and "\n  Hint: " in text, text
+    # never chained to the exception that revealed the mistake
+    assert miss.__context__ is None or miss.__suppress_context__, miss.__context__
+    assert "Traceback" not in text + out and "✗" not in out, (text, out)
     for word in words:
-        assert word in out, (word, out)
-    return out
+        assert word in text, (word, text)
+    return text
+
+
+# --- NotYet: a miss without a traceback --------------------------------------------
+
+
+def test_a_miss_is_an_assertion_error_that_renders_as_its_verdict_only():
+    miss = exercises.NotYet("yours scores 0.3.", "the sign is flipped.")
+    assert "NotYet" in exercises.__all__ and isinstance(miss, AssertionError)
+    assert str(miss) == "✗ yours scores 0.3.\n  Hint: the sign is flipped."
+    # IPython's hook: Jupyter shows these lines, and no traceback, in the error area
+    assert miss._render_traceback_() == [
+        "✗ yours scores 0.3.",
+        "  Hint: the sign is flipped.",
+    ]
+    assert miss.misses == [("yours scores 0.3.", "the sign is flipped.")]
+    several = exercises.NotYet("a", "b", ("c", "d"))
+    assert several._render_traceback_() == ["✗ a", "  Hint: b", "✗ c", "  Hint: d"]
+    again = pickle.loads(pickle.dumps(several))
+    assert type(again) is exercises.NotYet and str(again) == str(several)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [(None, "hint"), ("what", 2), ("what", "hint", "not a pair"), ("w", "h", ("a", 1))],
+)
+def test_a_miss_refuses_what_is_not_text(args):
+    with pytest.raises(TypeError, match="NotYet takes"):
+        exercises.NotYet(*args)
+
+
+def test_a_passing_check_still_returns_true_for_the_notebooks_assert(capsys):
+    assert exercises.check_criterion("entropy", RIGHT["entropy"]) is True
+    assert capsys.readouterr().out.startswith("✓ entropy")
+
+
+def _learners_bug(p):
+    scores = -(p * np.log(p)).sum(axis=2)  # the learner's line
+    return scores
+
+
+def test_a_learners_exception_comes_back_as_a_hint_with_their_line(capsys):
+    for check, args in (
+        (exercises.check_criterion, ("entropy", _learners_bug)),
+        (exercises.check_new_criterion, (_learners_bug,)),
+    ):
+        miss = _miss(check, *args)
+        text = _fails(capsys, miss, "AxisError", "axis=1 over the classes")
+        # the line that raised, since the traceback is not shown
+        assert "in _learners_bug at `scores = -(p * np.log(p)).sum(axis=2)" in text
 
 
 # --- notebook 1: check_criterion ---------------------------------------------------
@@ -97,6 +162,9 @@ CORRECT_CRITERIA = [
     ("entropy", _entropy_nansum),
     ("entropy", _entropy_log_where),
     ("entropy", criteria.entropy),
+    # the three ways the NaN hint suggests
+    ("entropy", lambda p: -np.where(p > 0, p * np.log(p), 0).sum(axis=1)),
+    ("entropy", lambda p: scipy.special.entr(p).sum(axis=1)),
 ]
 
 
@@ -168,8 +236,45 @@ WRONG_CRITERIA = [
     "name, fn, hint", WRONG_CRITERIA, ids=[f"{n}-{h}" for n, _, h in WRONG_CRITERIA]
 )
 def test_a_typical_mistake_fails_with_its_hint(name, fn, hint, capsys):
-    out = _fails(capsys, exercises.check_criterion(name, fn), hint)
+    out = _fails(capsys, _miss(exercises.check_criterion, name, fn), hint)
     assert out.startswith(f"✗ {name}")
+
+
+def test_the_entropys_nan_hint_names_0_log_0_not_ties(capsys):
+    text = _fails(
+        capsys,
+        _miss(exercises.check_criterion, "entropy", _entropy_nan),
+        "yours scores nan",
+        "0 * np.log(0)",
+        "np.log(p + 1e-12)",
+        "np.where(p > 0",
+        "scipy.special.entr",
+    )
+    assert "tie" not in text  # the case it fails on is not about ties either
+    suggested = [
+        lambda p: -(p * np.log(p + 1e-12)).sum(axis=1),
+        lambda p: -(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1),
+        lambda p: scipy.special.entr(p).sum(axis=1),
+    ]
+    for fn in suggested:
+        _passes(capsys, exercises.check_criterion("entropy", fn))
+
+
+def _first_columns(name, m):
+    def fn(p):
+        return RIGHT[name](p[:, :m])  # a criterion that reads m columns only
+
+    return fn
+
+
+@pytest.mark.parametrize("name", list(RIGHT))
+@pytest.mark.parametrize("m", [4, 5])
+def test_a_criterion_that_reads_only_some_classes_fails(name, m, capsys):
+    _fails(
+        capsys,
+        _miss(exercises.check_criterion, name, _first_columns(name, m)),
+        f"reads only the first {m} of the",
+    )
 
 
 def test_an_answer_that_raises_is_reported_without_a_traceback(capsys):
@@ -178,14 +283,14 @@ def test_an_answer_that_raises_is_reported_without_a_traceback(capsys):
 
     _fails(
         capsys,
-        exercises.check_criterion("entropy", broken),
+        _miss(exercises.check_criterion, "entropy", broken),
         "ZeroDivisionError",
         "oops",
     )
 
 
 def test_a_placeholder_instead_of_a_function(capsys):
-    _fails(capsys, exercises.check_criterion("entropy", None), "`...`")
+    _fails(capsys, _miss(exercises.check_criterion, "entropy", None), "`...`")
 
 
 def test_the_learners_array_is_not_the_hidden_one():
@@ -193,7 +298,8 @@ def test_the_learners_array_is_not_the_hidden_one():
         p[:] = 0
         return 1 - p.max(axis=1)
 
-    exercises.check_criterion("least_confidence", mutating)
+    with pytest.raises(exercises.NotYet):
+        exercises.check_criterion("least_confidence", mutating)
     assert exercises.hidden_cases()[0][1].sum() > 0
 
 
@@ -245,8 +351,8 @@ WRONG_ROWS = [
     (D, D, ["tie", "strictly higher"]),
     (D, "abc", ["str"]),
     (D, 0.5, ["one number"]),
-    (D, E[:4], ["sums to 0.88"]),
-    (D, [0.5, 0.5, 0.0, 0.0], ["5 classes and the second 4"]),
+    (D, E[:4], ["second row has 4 probabilities", "over 5 classes"]),  # not its sum
+    (D, [0.5, 0.5, 0.0, 0.0], ["second row has 4 probabilities", "5 numbers"]),
     (D, [0.5, 0.5, 0.5, 0.0, 0.0], ["sums to 1.5"]),
     (D, [50, 14, 12, 12, 12], ["percent"]),
     (D, [0.6, 0.5, -0.1, 0.0, 0.0], ["between 0 and 1"]),
@@ -257,7 +363,26 @@ WRONG_ROWS = [
 
 @pytest.mark.parametrize("first, second, words", WRONG_ROWS)
 def test_disagreement_wrong_answers_get_a_hint(first, second, words, capsys):
-    _fails(capsys, exercises.check_disagreement(first, second), *words)
+    _fails(capsys, _miss(exercises.check_disagreement, first, second), *words)
+
+
+def test_disagreement_needs_the_exercises_5_classes(capsys):
+    four = ([0.5, 0.49, 0.005, 0.005], [0.5, 0.2, 0.15, 0.15])  # they do disagree
+    _fails(
+        capsys,
+        _miss(exercises.check_disagreement, *four),
+        "the first row has 4 probabilities",
+        "over 5 classes",
+    )
+    _passes(capsys, exercises.check_disagreement(*four, n_classes=4))
+    _passes(capsys, exercises.check_disagreement(*four, n_classes=None))
+
+
+def test_disagreement_prints_what_holds_and_raises_what_does_not(capsys):
+    miss = _miss(exercises.check_disagreement, D, [0.3, 0.3, 0.2, 0.1, 0.1])
+    out = capsys.readouterr().out
+    assert out.startswith("✓ entropy") and "smallest_margin" not in out
+    assert str(miss).startswith("✗ smallest_margin") and "entropy" not in str(miss)
 
 
 @pytest.mark.parametrize(
@@ -265,6 +390,7 @@ def test_disagreement_wrong_answers_get_a_hint(first, second, words, capsys):
     [
         ({"first_criterion": "entropy"}, "both 'entropy'"),
         ({"second_criterion": "margin"}, "unknown"),
+        ({"n_classes": 1}, "n_classes must be in"),
     ],
 )
 def test_disagreement_notebook_bugs_raise(kwargs, words):
@@ -320,15 +446,64 @@ WRONG_SLICES = [
       "unlabelled": "train[2500:]"}, ["called 'pool'"]),
     (list(RIGHT_SLICES.values()), ["list", "keys"]),
     (None, ["`...`", "dict"]),
+    (..., ["still `...`", "dict"]),
+    (dict(RIGHT_SLICES, validation="train[1000:1501]"), ["off by one"]),
+    (dict(RIGHT_SLICES, validation="train[1000:500]"), ["where the slice stops"]),
+    (dict(RIGHT_SLICES, pool="train[2500:3000]"), ["every image the first three"]),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize("slices, words", WRONG_SLICES)
 def test_a_wrong_split_gets_its_hint(slices, words, capsys):
-    _fails(capsys, exercises.check_slices(slices, SIZES, 3670), *words)
+    _fails(capsys, _miss(exercises.check_slices, slices, SIZES, 3670), *words)
 
 
 SMALLER = {"train": 500, "validation": 250, "test": 1000}
+SMALLER_SLICES = {
+    "train": "train[:500]",
+    "validation": "train[500:750]",
+    "test": "train[750:1750]",
+    "pool": "train[1750:]",
+}
+#: Every slice of both answers, as the learner could write them.
+ANSWERS = {
+    text.replace(" ", "")
+    for right in (RIGHT_SLICES, SMALLER_SLICES)
+    for text in (*right.values(), *(v.replace("[:", "[0:") for v in right.values()))
+}
+
+
+def _wrong_variants(right):
+    for part, text in right.items():
+        start, stop = text[6:-1].split(":")
+        start = int(start or 0)
+        end = int(stop or 3670)
+        for wrong in (
+            f"train[{start}:{end - 1}]",
+            f"train[{start + 1}:{stop}]",
+            f"train[{start}:{end - start}]" if start else f"train[1:{end}]",
+            f"train[{start + 10}:{end + 10}]",
+            f"train[{start}%:]",
+            f"test[{start}:{stop}]",
+            "train",
+            "rest",
+            start,
+        ):
+            yield dict(right, **{part: wrong})
+        yield {k: v for k, v in right.items() if k != part}
+    yield None
+    yield list(right.values())
+
+
+@pytest.mark.parametrize(
+    "right, sizes", [(RIGHT_SLICES, SIZES), (SMALLER_SLICES, SMALLER)]
+)
+def test_no_split_hint_shows_a_slice_of_the_answer(right, sizes, capsys):
+    _passes(capsys, exercises.check_slices(right, sizes, 3670))
+    for slices in _wrong_variants(right):
+        text = _fails(capsys, _miss(exercises.check_slices, slices, sizes, 3670))
+        hint = text.split("\n  Hint: ", 1)[1].replace(" ", "")
+        assert not [a for a in ANSWERS if a in hint], (slices, text)
 
 
 @pytest.mark.parametrize(
@@ -340,11 +515,17 @@ def test_every_right_pool_size_passes(answer, capsys):
 
 @pytest.mark.parametrize(
     "answer, words",
-    [(1170, ["article's pool"]), (1750, ["everything after the test set"]),
-     (0.52, ["not a share"]), ("many", ["str"]), (None, ["`...`"]), ([1, 2], ["2 values"])],
+    [(1170, ["article's pool"]), (1750, ["train, validation and test together"]),
+     (0.52, ["not a share"]), ("many", ["str"]), (None, ["`...`"]), ([1, 2], ["2 values"]),
+     (3670, ["whole split"]), (2920, ["counts test's 1000 images"]),
+     (2420, ["counts train's 500 images"]), (1234, ["would hold 2984 images"])],
 )  # fmt: skip
 def test_a_wrong_pool_size_gets_its_hint(answer, words, capsys):
-    _fails(capsys, exercises.check_pool_size(answer, SMALLER, 3670), *words)
+    text = _fails(
+        capsys, _miss(exercises.check_pool_size, answer, SMALLER, 3670), *words
+    )
+    hint = text.split("\n  Hint: ", 1)[1]
+    assert "1920" not in hint and "1750" not in hint.replace(str(answer), "")
 
 
 def test_the_slices_check_refuses_a_notebook_bug():
@@ -407,7 +588,7 @@ WRONG_SELECTIONS = [
 
 @pytest.mark.parametrize("selection, words", WRONG_SELECTIONS)
 def test_a_wrong_selection_gets_its_hint(selection, words, capsys):
-    _fails(capsys, exercises.check_selection(selection, PROBS, 10), *words)
+    _fails(capsys, _miss(exercises.check_selection, selection, PROBS, 10), *words)
 
 
 def test_selection_names_a_slip_the_notebook_expects(capsys):
@@ -415,8 +596,12 @@ def test_selection_names_a_slip_the_notebook_expects(capsys):
     sharper /= sharper.sum(axis=1, keepdims=True)
     theirs = criteria.select(criteria.least_confidence(sharper), 10)
     assert not set(theirs) == set(BEST)
-    ok = exercises.check_selection(
-        theirs, PROBS, 10, mistakes={"use the T = 1 probabilities": sharper}
+    ok = _miss(
+        exercises.check_selection,
+        theirs,
+        PROBS,
+        10,
+        mistakes={"use the T = 1 probabilities": sharper},
     )
     _fails(capsys, ok, "T = 1")
 
@@ -469,7 +654,7 @@ WRONG_NEW = [
 
 @pytest.mark.parametrize("fn, words", WRONG_NEW)
 def test_a_wrong_new_criterion_gets_its_hint(fn, words, capsys):
-    _fails(capsys, exercises.check_new_criterion(fn), *words)
+    _fails(capsys, _miss(exercises.check_new_criterion, fn), *words)
 
 
 def test_new_criterion_refuses_a_string():
@@ -518,7 +703,7 @@ def test_every_right_sharpened_table_passes(sharp, capsys):
     ],
 )
 def test_a_wrong_sharpened_table_gets_its_hint(sharp, words, capsys):
-    _fails(capsys, exercises.check_sharpened(sharp, HEAD, None, 0.3), *words)
+    _fails(capsys, _miss(exercises.check_sharpened, sharp, HEAD, None, 0.3), *words)
 
 
 def _model(*arrays):
@@ -528,11 +713,11 @@ def _model(*arrays):
 def test_two_stage(capsys):
     theirs = _model([1, 2], [3], [4, 5])
     _passes(capsys, exercises.check_two_stage(_model([1, 2], [3], [4, 5]), theirs))
-    ok = exercises.check_two_stage(_model([1, 2], [3], [4, 6]), theirs, 2)
+    ok = _miss(exercises.check_two_stage, _model([1, 2], [3], [4, 6]), theirs, 2)
     _fails(capsys, ok, "the head differ", "Adam(1e-3)", "Adam(1e-5)")
-    ok = exercises.check_two_stage(_model([1, 9], [3], [4, 6]), theirs, 2)
+    ok = _miss(exercises.check_two_stage, _model([1, 9], [3], [4, 6]), theirs, 2)
     _fails(capsys, ok, "the weights differ", "compile again")
-    _fails(capsys, exercises.check_two_stage(None, theirs), "NoneType")
+    _fails(capsys, _miss(exercises.check_two_stage, None, theirs), "not written yet")
 
 
 # --- notebooks 5 and 6: the data-driven checks --------------------------------------
@@ -582,7 +767,9 @@ def test_retrain(feats, capsys):
         (None, "`...`"),
     ]  # fmt: skip
     for head, words in wrong:
-        _fails(capsys, exercises.check_retrain(head, feats, idx, y_new, 3), words)
+        _fails(
+            capsys, _miss(exercises.check_retrain, head, feats, idx, y_new, 3), words
+        )
 
 
 @pytest.mark.parametrize(
@@ -595,12 +782,12 @@ def test_every_right_min_overlap_passes(answer, capsys):
 
 @pytest.mark.parametrize(
     "answer, words",
-    [(90, ["one selection's size"]), (10, ["leaves out"]), (180, ["counted twice"]),
+    [(90, ["one selection's size"]), (10, ["leaves out"]), (180, ["added up", "only 100"]),
      (0.9, ["not a share"]), (-80, ["sign"]), ("many", ["str"]), (None, ["`...`"]),
-     (70, ["excess is shared"])],
+     (70, ["cover 110 different images", "more than the 100"])],
 )  # fmt: skip
 def test_a_wrong_min_overlap_gets_its_hint(answer, words, capsys):
-    _fails(capsys, exercises.check_min_overlap(answer, 100, 90), *words)
+    _fails(capsys, _miss(exercises.check_min_overlap, answer, 100, 90), *words)
 
 
 def test_min_overlap_without_overlap_and_bad_arguments(capsys):
@@ -674,7 +861,11 @@ def test_a_wrong_loop_gets_its_hint(feats, loop_answers, capsys):
     ]
     assert answers["unmapped"] != right and answers["whole pool"] != right
     for answer, words in wrong:
-        _fails(capsys, exercises.check_loop(answer, feats, 3, 5, trainer, **kw), *words)
+        _fails(
+            capsys,
+            _miss(exercises.check_loop, answer, feats, 3, 5, trainer, **kw),
+            *words,
+        )
     assert many_rounds  # the reference the check uses
 
 
@@ -702,7 +893,11 @@ def test_finals(feats, capsys):
     if runs[2][0] != runs[2][-1]:
         wrong.append(({1: finals[1], 2: runs[2][0]}, ["round 0"]))
     for answer, words in wrong:
-        _fails(capsys, exercises.check_finals(answer, feats, 10, trainer, **kw), *words)
+        _fails(
+            capsys,
+            _miss(exercises.check_finals, answer, feats, 10, trainer, **kw),
+            *words,
+        )
 
 
 # --- notebook 7: check_queue ---------------------------------------------------------
@@ -761,4 +956,155 @@ def test_a_wrong_queue_gets_its_hint(capsys):
         (scores[right], ["not positions"]),
     ]
     for queue, words in wrong:
-        _fails(capsys, exercises.check_queue(queue, session, QPROBS), *words)
+        _fails(capsys, _miss(exercises.check_queue, queue, session, QPROBS), *words)
+
+
+# --- every check: the placeholder, and the mistakes the data-driven checks name -------
+
+
+@pytest.mark.parametrize("placeholder", [None, ...], ids=["None", "Ellipsis"])
+def test_every_check_given_the_placeholder_says_to_replace_it(
+    placeholder, feats, capsys
+):
+    idx = np.arange(0, 60, 3)
+    y_new = feats["pool"][1][idx]
+    trainer = heads.HeadTrainer(l2=1.0)
+    session = _session()
+    calls = [
+        (exercises.check_criterion, ("entropy", placeholder)),
+        (exercises.check_disagreement, (placeholder, E)),
+        (exercises.check_disagreement, (D, placeholder)),
+        (exercises.check_new_criterion, (placeholder,)),
+        (exercises.check_slices, (placeholder, SIZES, 3670)),
+        (exercises.check_pool_size, (placeholder, SMALLER, 3670)),
+        (exercises.check_selection, (placeholder, PROBS, 10)),
+        (exercises.check_sharpened, (placeholder, HEAD, None, 0.3)),
+        (exercises.check_two_stage, (placeholder, _model([1]))),
+        (exercises.check_retrain, (placeholder, feats, idx, y_new, 3)),
+        (exercises.check_min_overlap, (placeholder, 100, 90)),
+        (exercises.check_finals, (placeholder, feats, 10, trainer)),
+        (exercises.check_queue, (placeholder, session, QPROBS)),
+    ]
+    shown = "None" if placeholder is None else "`...`"
+    for check, args in calls:
+        kwargs = (
+            {"n_classes": 3, "rounds": (1, 2)} if "finals" in check.__name__ else {}
+        )
+        text = _fails(capsys, _miss(check, *args, **kwargs))
+        assert f"not written yet (it is still {shown})" in text, (check, text)
+        assert "replace None (or the `...`" in text, (check, text)
+    # the loop is a function the learner completes: its `...` body returns None
+    text = _fails(
+        capsys,
+        _miss(exercises.check_loop, placeholder, feats, 3, 5, trainer, n_classes=3),
+    )
+    assert f"your loop returned {shown}" in text and "`return` line" in text
+
+
+def _stub_function(p):
+    # Write your code here.
+    ...
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        exercises.check_new_criterion,
+        lambda fn: exercises.check_criterion("entropy", fn),
+    ],
+)
+def test_a_function_still_at_its_placeholder_says_to_write_its_return(check, capsys):
+    _fails(capsys, _miss(check, _stub_function), "returned None", "`return` line")
+
+
+def test_retrain_names_a_head_of_the_wrong_width(feats, capsys):
+    idx = np.arange(0, 60, 3)
+    y_new = feats["pool"][1][idx]
+    x, y = feats["train"]
+    two = heads.HeadTrainer().fit(x, np.minimum(y, 1), 2, None)
+    miss = _miss(exercises.check_retrain, two, feats, idx, y_new, 3)
+    _fails(capsys, miss, "shape (80, 2), expected (80, 3)", "n_classes = 3")
+
+
+def test_loop_and_finals_name_a_wrong_length(feats, loop_answers, capsys):
+    trainer, answers = loop_answers
+    too_many = [100 * a for a in answers[None]] + [50.0]  # longer than the rounds
+    miss = _miss(exercises.check_loop, too_many, feats, 3, 5, trainer, n_classes=3)
+    _fails(capsys, miss, "5 accuracies for 3 rounds")
+    miss = _miss(
+        exercises.check_finals, [0.5], feats, 10, trainer, n_classes=3, rounds=(1, 2)
+    )
+    _fails(capsys, miss, "1 value for 2 numbers of rounds")
+
+
+# --- in a real kernel: the verdict, and no traceback ----------------------------------
+
+MISS_CELL = (
+    'assert exercises.check_criterion("entropy", lambda p: -(p * np.log(p)).sum(1))'
+)
+BUG_CELL = """\
+def mine(p):
+    return p.sum(axis=2)
+
+
+exercises.check_criterion("least_confidence", mine)"""
+DEMO_CELL = """\
+try:
+    exercises.check_criterion("smallest_margin", lambda p: 1 - p.max(axis=1))
+except exercises.NotYet as miss:
+    print(miss)"""
+PASS_CELL = (
+    'assert exercises.check_criterion("least_confidence", lambda p: 1 - p.max(1))'
+)
+
+
+def test_a_miss_in_a_real_kernel_shows_its_verdict_and_no_traceback(tmp_path):
+    """What Jupyter shows is the error output's ``traceback`` field: the verdict."""
+    import importlib.util
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location(
+        "editions", root / "tools/editions.py"
+    )
+    editions = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(editions)  # and tools/notebook_runner.py, as it does
+    nb = nbformat.v4.new_notebook()
+    sources = ["import numpy as np\nfrom alwidgets import exercises", MISS_CELL,
+               BUG_CELL, DEMO_CELL, PASS_CELL]  # fmt: skip
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    for cell in nb.cells[1:3]:
+        cell.metadata["tags"] = ["check"]
+    path = tmp_path / "misses.ipynb"
+    nbformat.write(nb, path)
+    run = editions.notebook_runner.execute(path, timeout=120, allow_errors=True)
+    cells = run.check("misses.ipynb").cells
+    errors = [[o for o in c.outputs if o.output_type == "error"] for c in cells]
+    assert [len(e) for e in errors] == [0, 1, 1, 0, 0], run.log
+    for (error,), where in ((errors[1], "entropy: wrong on"), (errors[2], "mine")):
+        assert error.ename == "NotYet", error
+        lines = error.traceback  # all the front end shows
+        assert len(lines) == 2 and lines[0].startswith("✗ ") and where in lines[0]
+        assert lines[1].startswith("  Hint: ")
+        assert error.evalue == "\n".join(lines)
+        assert not any("Traceback" in line or "File " in line for line in lines)
+        assert not any("\x1b[" in line for line in lines)  # no coloured frames
+    # the learner's own line, from the cell, since no traceback shows it
+    assert "in mine at `return p.sum(axis=2)`" in errors[2][0].traceback[0]
+    demo = "".join(o.get("text", "") for o in cells[3].outputs)
+    assert demo.startswith("✗ smallest_margin: wrong on") and "Hint:" in demo
+    assert "".join(o.get("text", "") for o in cells[4].outputs).startswith("✓")
+    report = [
+        {"id": c.get("id"), "tags": list(c.metadata.get("tags", [])),
+         "error": e[0].ename if e else None}
+        for c, e in zip(cells, errors)
+    ]  # fmt: skip
+    assert editions.problems(report, "exercises") == []  # misses where expected
+    assert editions.not_misses(report, "exercises") == []
+    assert len(editions.problems(report, "solutions")) == 2  # and failures there
+    report[1]["error"] = "TypeError"  # not a check's miss: still named
+    assert editions.problems(report, "exercises") == []
+    assert editions.not_misses(report, "exercises") == [
+        f"check cell {report[1]['id']} raised TypeError, not a check's miss"
+    ]

@@ -18,7 +18,11 @@ The convention, in the source notebooks:
    are expected to fail (nothing is answered yet), so they get the tag
    ``raises-exception`` and a headless run continues past them; in the solution
    edition they must pass. Later cells use the library's version, never the
-   learner's, so nothing else fails.
+   learner's, so nothing else fails. A check from ``alwidgets.exercises`` fails by
+   raising ``exercises.NotYet`` (an ``AssertionError`` that Jupyter shows as its
+   verdict, without a traceback); a check cell that raises anything else still
+   counts as failing, and ``--execute`` names it, since a learner would see that
+   exception's traceback.
 
 Both editions are written without outputs. One ``.ipynb`` per notebook is the only
 source (no jupytext pairing): the notebooks are already committed without outputs,
@@ -34,7 +38,8 @@ Usage::
 
 ``--execute`` runs each edition headless (nbclient, a fresh kernel per notebook)
 and fails unless, in the exercise edition, every ``check`` cell raises and no
-other cell does, and the solution edition raises nowhere.
+other cell does, and the solution edition raises nowhere. It also lists the check
+cells of the exercise edition that raise something other than a check's miss.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ SOLUTION_TAG = "solution"
 CHECK_TAG = "check"
 RAISES_TAG = "raises-exception"
 EDITIONS = ("exercises", "solutions")
+#: How a check's miss shows in a run: ``exercises.NotYet``, or a plain ``assert``.
+MISSES = ("NotYet", "AssertionError")
 
 #: Lines too common to count as a leak (they say nothing about the answer).
 TRIVIAL = {"...", "pass", "return", "else:", "try:", ")", "]", "}", "),", "],", "},"}
@@ -300,6 +307,19 @@ def problems(report: list[dict], edition: str) -> list[str]:
     return found
 
 
+def not_misses(report: list[dict], edition: str) -> list[str]:
+    """The exercise edition's check cells that raised something other than a
+    check's miss (:data:`MISSES`): they count as failing, but a learner sees a
+    traceback there. Empty for the solution edition."""
+    if edition != "exercises":
+        return []
+    return [
+        f"check cell {cell['id']} raised {cell['error']}, not a check's miss"
+        for cell in report
+        if CHECK_TAG in cell["tags"] and cell["error"] not in (None, *MISSES)
+    ]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
@@ -320,9 +340,12 @@ def main(argv=None) -> int:
         report = run_notebook(path)
         found = problems(report, edition)
         checks = sum(CHECK_TAG in cell["tags"] for cell in report)
+        notes = not_misses(report, edition)
         print(
             f"{edition}/{path.name}: {time.perf_counter() - start:.0f} s, "
-            f"{checks} check cells, " + ("ok" if not found else "; ".join(found)),
+            f"{checks} check cells, "
+            + ("ok" if not found else "; ".join(found))
+            + ("".join(f"\n  note: {note}" for note in notes)),
             flush=True,
         )
         failed += bool(found)
