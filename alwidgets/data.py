@@ -14,14 +14,16 @@ import hashlib
 import numpy as np
 import tensorflow as tf
 
-from . import checks, config
+from . import checks, config, offline_images
 from .config import PROFILES, Profile, cache_dir, cached_arrays, check_network
 from .offline_images import (  # noqa: F401  (data.make_offline_flowers etc. still work)
     FLOWER_NAMES,
     INFO_DTYPE,
+    MAX_CLASSES,
     OFFLINE_IMAGE_SIZE,
     OFFLINE_SEED,
     SOURCE_CLASSES,
+    flower_names,
     hard_kinds,
     make_offline_flowers,
     make_source_shapes,
@@ -96,13 +98,27 @@ def load_splits(
     profile: str | None = None,
     sizes: dict[str, int] | None = None,
     data_dir: str | None = None,
+    classes: int = len(FLOWER_NAMES),
 ) -> Splits:
-    """Load the four splits of the active profile (or of ``profile``)."""
+    """Load the four splits of the active profile (or of ``profile``).
+
+    ``classes``: tf_flowers has 5; the offline profile can generate more, up to
+    :data:`~alwidgets.offline_images.MAX_CLASSES` (the five, then other kinds of
+    flowers: :func:`~alwidgets.offline_images.flower_names`), with the same split
+    sizes, cached apart. ``cached_features(load_splits("offline", classes=15))``
+    embeds them with the offline backbone.
+    """
     record = config.profile(profile)
+    classes = checks.integer("classes", classes, len(FLOWER_NAMES), MAX_CLASSES)
     if record.name == "offline":
         if sizes is not None or data_dir is not None:
             raise ValueError("sizes and data_dir apply to the full profile only")
-        return _offline_splits(record)
+        return _offline_splits(record, classes)
+    if classes != len(FLOWER_NAMES):
+        raise ValueError(
+            f"classes={classes} needs the offline profile (generated data): "
+            f"tf_flowers has {len(FLOWER_NAMES)} classes"
+        )
     return _tfds_splits(record, sizes, data_dir)
 
 
@@ -154,8 +170,8 @@ def _tfds_splits(
     )
 
 
-def _offline_splits(record: Profile) -> Splits:
-    arrays = _offline_arrays(record)
+def _offline_splits(record: Profile, classes: int = len(FLOWER_NAMES)) -> Splits:
+    arrays = _offline_arrays(record, classes)
     images, labels = arrays["images"], arrays["labels"]
     datasets, start = [], 0
     for name in SPLITS:
@@ -166,24 +182,35 @@ def _offline_splits(record: Profile) -> Splits:
         start = stop
     return Splits(
         *datasets,
-        class_names=list(FLOWER_NAMES),
+        class_names=flower_names(classes),
         sizes=dict(record.sizes),
         profile=record,
-        fingerprint=_offline_key(record),
+        fingerprint=_offline_key(record, classes),
     )
 
 
-def _offline_key(record: Profile) -> str:
+def _offline_key(record: Profile, classes: int = len(FLOWER_NAMES)) -> str:
     total = sum(record.sizes.values())
-    return f"flowers-{OFFLINE_SEED}-{OFFLINE_IMAGE_SIZE}-{total}-v4"
+    key = f"flowers-{OFFLINE_SEED}-{OFFLINE_IMAGE_SIZE}-{total}-v4"
+    if classes == len(FLOWER_NAMES):
+        return key  # the offline profile's own data: its key never changes
+    # More classes: the key names the kinds drawn, so editing one of them
+    # (offline_images.MORE_KINDS) never reuses stale images or features.
+    kinds = [offline_images.ALL_KINDS[name] for name in flower_names(classes)]
+    digest = hashlib.sha1(repr(kinds).encode("utf8")).hexdigest()[:8]
+    return f"{key}-{classes}classes-{digest}"
 
 
-def _offline_arrays(record: Profile) -> dict[str, np.ndarray]:
+def _offline_arrays(
+    record: Profile, classes: int = len(FLOWER_NAMES)
+) -> dict[str, np.ndarray]:
     total = sum(record.sizes.values())
-    key = _offline_key(record)
+    key = _offline_key(record, classes)
 
     def generate():
-        images, labels, info = make_offline_flowers(total, seed=OFFLINE_SEED)
+        images, labels, info = make_offline_flowers(
+            total, seed=OFFLINE_SEED, classes=classes
+        )
         return {
             "images": images,
             "labels": labels,
@@ -202,18 +229,21 @@ def _offline_arrays(record: Profile) -> dict[str, np.ndarray]:
     )
 
 
-def offline_info(split: str = "pool", profile: str | None = None) -> np.ndarray:
+def offline_info(
+    split: str = "pool", profile: str | None = None, classes: int = len(FLOWER_NAMES)
+) -> np.ndarray:
     """Why each image of an offline ``split`` is hard: the rows of :data:`INFO_DTYPE`.
 
     In the split's order, so ``offline_info("pool")[i]`` describes pool image ``i``
-    (see :func:`why_hard` and :func:`hard_kinds`). Offline profile only: real
-    photos come with no such record.
+    (see :func:`why_hard` and :func:`hard_kinds`); ``classes`` as in
+    :func:`load_splits`. Offline profile only: real photos come with no such record.
     """
     record = config.profile(profile)
     if record.name != "offline":
         raise ValueError("offline_info needs the offline profile (generated data)")
     checks.choice("split", split, list(SPLITS))
-    info = _offline_arrays(record)["info"]
+    classes = checks.integer("classes", classes, len(FLOWER_NAMES), MAX_CLASSES)
+    info = _offline_arrays(record, classes)["info"]
     start = 0
     for name in SPLITS:
         stop = start + record.sizes[name]

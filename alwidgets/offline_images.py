@@ -1,9 +1,11 @@
-"""The generated flowers of the offline profile: five shape-defined classes, pure numpy.
+"""The generated flowers of the offline profile: 5 (or more) shape-defined classes, numpy.
 
 :func:`make_offline_flowers` draws the offline profile's images (with a record of why
-each one is hard: :data:`INFO_DTYPE`, :func:`why_hard`, :func:`hard_kinds`);
-:func:`make_source_shapes` draws the other shapes the offline backbone is pre-trained
-on. :mod:`alwidgets.data` caches them and cuts them into splits.
+each one is hard: :data:`INFO_DTYPE`, :func:`why_hard`, :func:`hard_kinds`); with
+``classes=`` up to :data:`MAX_CLASSES` it adds more kinds of flowers after the five
+(:func:`flower_names`), the article's "more classes". :func:`make_source_shapes` draws
+the other shapes the offline backbone is pre-trained on. :mod:`alwidgets.data` caches
+them and cuts them into splits.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from . import checks
 
 __all__ = [
     "FLOWER_NAMES",
+    "MAX_CLASSES",
     "INFO_DTYPE",
+    "flower_names",
     "make_offline_flowers",
     "make_source_shapes",
     "why_hard",
@@ -88,6 +92,125 @@ KINDS = {
         ("yellow rose", (0.98, 0.85, 0.25), (0.90, 0.70, 0.15)),
     ),
 }
+# More kinds, for more classes than tf_flowers' five (``classes=`` of
+# make_offline_flowers): the same knobs, in the same spirit. Their petal counts are
+# none of the source task's (SOURCE_COUNTS), so the offline backbone has never seen
+# them either; their colours overlap the five's and each other's, and several shapes
+# sit near one of the five (asters near daisies, marigolds between dandelions and
+# sunflowers, coneflowers near sunflowers, poppies and anemones near roses). In the
+# order they are added: ``classes=10`` gives the five and the first five of these.
+MORE_KINDS = {
+    "buttercups": (
+        5,
+        0.50,
+        0.22,
+        [
+            ((0.98, 0.88, 0.15), (0.85, 0.80, 0.25)),
+            ((0.98, 0.70, 0.10), (0.85, 0.65, 0.15)),
+        ],
+        ("white buttercup", (0.95, 0.95, 0.92), (0.90, 0.80, 0.20)),
+    ),
+    "anemones": (
+        9,
+        0.35,
+        0.25,
+        [
+            ((0.96, 0.95, 0.93), (0.12, 0.10, 0.18)),
+            ((0.82, 0.10, 0.18), (0.12, 0.08, 0.15)),
+            ((0.55, 0.25, 0.65), (0.12, 0.08, 0.15)),
+        ],
+        ("blue anemone", (0.25, 0.35, 0.85), (0.10, 0.10, 0.20)),
+    ),
+    "asters": (
+        16,
+        0.55,
+        0.30,
+        [
+            ((0.60, 0.40, 0.85), (0.95, 0.78, 0.10)),
+            ((0.90, 0.50, 0.75), (0.95, 0.78, 0.10)),
+        ],
+        ("white aster", (0.96, 0.96, 0.94), (0.95, 0.78, 0.10)),
+    ),
+    "marigolds": (
+        20,
+        0.30,
+        0.18,
+        [
+            ((1.00, 0.55, 0.05), (0.90, 0.45, 0.05)),
+            ((0.98, 0.80, 0.10), (0.90, 0.65, 0.05)),
+        ],
+        ("red marigold", (0.75, 0.18, 0.08), (0.60, 0.10, 0.05)),
+    ),
+    "poppies": (
+        5,
+        0.15,
+        0.18,
+        [
+            ((0.90, 0.15, 0.08), (0.08, 0.06, 0.06)),
+            ((0.98, 0.50, 0.08), (0.08, 0.06, 0.06)),
+        ],
+        ("white poppy", (0.96, 0.94, 0.92), (0.10, 0.10, 0.10)),
+    ),
+    "cosmos": (
+        9,
+        0.65,
+        0.15,
+        [
+            ((0.92, 0.50, 0.72), (0.95, 0.75, 0.10)),
+            ((0.80, 0.15, 0.50), (0.95, 0.75, 0.10)),
+            ((0.96, 0.95, 0.93), (0.95, 0.75, 0.10)),
+        ],
+        ("chocolate cosmos", (0.35, 0.12, 0.10), (0.25, 0.10, 0.05)),
+    ),
+    "coneflowers": (
+        13,
+        0.45,
+        0.42,
+        [
+            ((0.85, 0.45, 0.65), (0.45, 0.22, 0.08)),
+            ((0.95, 0.95, 0.92), (0.45, 0.25, 0.08)),
+        ],
+        ("yellow coneflower", (0.98, 0.80, 0.15), (0.40, 0.22, 0.08)),
+    ),
+    "zinnias": (
+        14,
+        0.25,
+        0.30,
+        [
+            ((0.85, 0.15, 0.45), (0.90, 0.75, 0.15)),
+            ((1.00, 0.50, 0.10), (0.90, 0.70, 0.15)),
+            ((0.80, 0.10, 0.12), (0.85, 0.70, 0.15)),
+        ],
+        ("green zinnia", (0.60, 0.85, 0.40), (0.85, 0.75, 0.20)),
+    ),
+    "cornflowers": (
+        24,
+        0.40,
+        0.12,
+        [
+            ((0.30, 0.40, 0.85), (0.20, 0.25, 0.60)),
+            ((0.50, 0.35, 0.80), (0.30, 0.20, 0.55)),
+        ],
+        ("pink cornflower", (0.92, 0.55, 0.72), (0.60, 0.30, 0.45)),
+    ),
+    "chrysanthemums": (
+        30,
+        0.55,
+        0.12,
+        [
+            ((0.98, 0.85, 0.20), (0.90, 0.70, 0.10)),
+            ((0.80, 0.45, 0.15), (0.65, 0.35, 0.10)),
+            ((0.96, 0.95, 0.92), (0.90, 0.88, 0.70)),
+        ],
+        ("purple chrysanthemum", (0.60, 0.30, 0.65), (0.45, 0.20, 0.50)),
+    ),
+}
+#: Every kind, name -> (petal count, depth, centre, colours, rare sub-type).
+ALL_KINDS = {**KINDS, **MORE_KINDS}
+#: Every kind the generator can draw: tf_flowers' five first, then MORE_KINDS.
+ALL_NAMES = [*FLOWER_NAMES, *MORE_KINDS]
+#: The most classes ``make_offline_flowers`` draws (``classes=``).
+MAX_CLASSES = len(ALL_NAMES)
 #: Share of images of a rare sub-type (each class has one, in another class's colour).
 RARE_SHARE = 0.12
 #: Share of near-boundary images, and how far their shape moves towards a second
@@ -109,8 +232,18 @@ INFO_DTYPE = np.dtype(
         ("radius", np.float32),  # flower radius, share of half the image
     ]
 )
-#: The rare sub-type of each class, in ``FLOWER_NAMES`` order.
-RARE_SUBTYPES = [KINDS[name][4][0] for name in FLOWER_NAMES]
+#: The rare sub-type of each class, in ``ALL_NAMES`` order (``FLOWER_NAMES`` first).
+RARE_SUBTYPES = [ALL_KINDS[name][4][0] for name in ALL_NAMES]
+
+
+def flower_names(classes: int = len(FLOWER_NAMES)) -> list[str]:
+    """The names of the first ``classes`` kinds: tf_flowers' five, then more.
+
+    >>> flower_names(7)[5:]
+    ['buttercups', 'anemones']
+    """
+    classes = checks.integer("classes", classes, len(FLOWER_NAMES), MAX_CLASSES)
+    return ALL_NAMES[:classes]
 
 
 def make_offline_flowers(
@@ -120,8 +253,9 @@ def make_offline_flowers(
     mix: float = MIX_SHARE,
     rare: float = RARE_SHARE,
     noisy: float = NOISY_SHARE,
+    classes: int = len(FLOWER_NAMES),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Generate ``n`` flower-like images of 5 classes, deterministically.
+    """Generate ``n`` flower-like images of ``classes`` classes, deterministically.
 
     The classes differ in shape (petal count, petal depth, centre size) more than
     in colour: several share colours. Every image gets a random position, size,
@@ -134,8 +268,13 @@ def make_offline_flowers(
       colour (a white dandelion seed head, a yellow rose...);
     * a share ``noisy`` is **noisy**: per-pixel noise of 0.05-0.08 instead of 0.03.
 
+    ``classes`` (5 to :data:`MAX_CLASSES`): the default is tf_flowers' five; more
+    adds the kinds of ``MORE_KINDS`` in order (:func:`flower_names` gives their
+    names), drawn the same way. ``classes=5`` draws exactly the offline profile's
+    data, as it did before the option existed (same random stream).
+
     Returns ``images`` (n, size, size, 3) uint8, ``labels`` (n,) int64 in
-    ``FLOWER_NAMES`` order, and ``info`` (n,), a structured array of
+    :func:`flower_names` order, and ``info`` (n,), a structured array of
     :data:`INFO_DTYPE`: ``mix``, ``mix_with``, ``rare``, ``noise``, ``radius``.
     :func:`why_hard` turns a row into words.
     """
@@ -146,8 +285,9 @@ def make_offline_flowers(
     for name, share in (("mix", mix), ("rare", rare), ("noisy", noisy)):
         if not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {share!r}")
+    names = flower_names(classes)
     rng = np.random.default_rng(seed)
-    kinds = [KINDS[name] for name in FLOWER_NAMES]
+    kinds = [ALL_KINDS[name] for name in names]
     k = len(kinds)
     labels = rng.integers(0, k, size=n)
     info = np.zeros(n, dtype=INFO_DTYPE)
@@ -198,7 +338,7 @@ def why_hard(info, labels=None) -> list[str]:
         raise TypeError("info must come from make_offline_flowers or offline_info")
     info = info.reshape(-1)
     if labels is not None:
-        labels = checks.labels("labels", labels, len(FLOWER_NAMES), len(info))
+        labels = checks.labels("labels", labels, MAX_CLASSES, len(info))
     out = []
     for i, row in enumerate(info):
         reasons = []
@@ -210,7 +350,7 @@ def why_hard(info, labels=None) -> list[str]:
             )
         if row["mix_with"] >= 0:
             reasons.append(
-                f"{row['mix']:.0%} towards {FLOWER_NAMES[int(row['mix_with'])]}"
+                f"{row['mix']:.0%} towards {ALL_NAMES[int(row['mix_with'])]}"
             )
         if row["noise"] > PIXEL_NOISE:
             reasons.append(f"noisy (σ {row['noise']:.2f})")

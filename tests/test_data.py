@@ -123,6 +123,74 @@ def test_offline_bad_input(kwargs):
         offline_images.make_offline_flowers(**kwargs)
 
 
+def test_more_classes_add_new_kinds_after_the_five():
+    x, y, info = offline_images.make_offline_flowers(300, seed=3, classes=12)
+    x2, y2, info2 = offline_images.make_offline_flowers(300, seed=3, classes=12)
+    np.testing.assert_array_equal(x, x2)  # deterministic
+    np.testing.assert_array_equal(y, y2)
+    np.testing.assert_array_equal(info, info2)
+    assert x.dtype == np.uint8 and x.shape == (300, 64, 64, 3) and y.dtype == np.int64
+    assert set(y.tolist()) == set(range(12))
+    assert info["mix_with"].max() < 12 and np.all(info["mix_with"] != y)
+    # the default is the offline profile's five-class data, bit for bit
+    for a, b in zip(
+        offline_images.make_offline_flowers(60, seed=3),
+        offline_images.make_offline_flowers(60, seed=3, classes=5),
+    ):
+        np.testing.assert_array_equal(a, b)
+    names = offline_images.flower_names(12)
+    assert offline_images.flower_names() == offline_images.FLOWER_NAMES == names[:5]
+    assert len(set(offline_images.flower_names(offline_images.MAX_CLASSES))) == 15
+    # every kind has its own shape, and the new ones are new to the backbone too
+    shapes = {kind[:3] for kind in offline_images.ALL_KINDS.values()}
+    assert len(shapes) == offline_images.MAX_CLASSES
+    new_counts = {offline_images.ALL_KINDS[name][0] for name in names[5:]}
+    assert not new_counts & set(offline_images.SOURCE_COUNTS)
+    # why_hard names the new kinds
+    words = offline_images.why_hard(info, y)
+    for i in np.flatnonzero(info["mix_with"] >= 5):
+        assert f"towards {names[info['mix_with'][i]]}" in words[i]
+    for i in np.flatnonzero(info["rare"] & (y >= 5)):
+        assert offline_images.RARE_SUBTYPES[y[i]] in words[i]
+
+
+@pytest.mark.parametrize(
+    "classes, error",
+    [(4, ValueError), (16, ValueError), (10.0, TypeError), ("10", TypeError)],
+)
+def test_more_classes_bad_input(classes, error):
+    with pytest.raises(error, match="^classes must"):
+        offline_images.make_offline_flowers(5, classes=classes)
+    with pytest.raises(error, match="^classes must"):
+        offline_images.flower_names(classes)
+    with pytest.raises(error, match="^classes must"):
+        data.load_splits("offline", classes=classes)
+
+
+def test_more_classes_splits_are_cached_apart(tmp_path, monkeypatch):
+    import dataclasses
+
+    from alwidgets import config
+
+    monkeypatch.setenv("ALWIDGETS_CACHE_DIR", str(tmp_path))
+    small = {"train": 30, "validation": 20, "test": 20, "pool": 30}
+    record = dataclasses.replace(config.PROFILES["offline"], sizes=small)
+    monkeypatch.setitem(config.PROFILES, "offline", record)
+    five = data.load_splits("offline")
+    many = data.load_splits("offline", classes=15)
+    assert many.class_names == offline_images.flower_names(15)
+    assert many.sizes == five.sizes == small
+    assert many.fingerprint != five.fingerprint  # its own features and heads
+    assert len(list((tmp_path / "data").glob("*.npz"))) == 2
+    _, labels, info = offline_images.make_offline_flowers(100, seed=0, classes=15)
+    np.testing.assert_array_equal(data.labels_of(many.pool), labels[70:])
+    np.testing.assert_array_equal(
+        data.offline_info("pool", profile="offline", classes=15), info[70:]
+    )
+    with pytest.raises(ValueError, match="classes=10 needs the offline profile"):
+        data.load_splits("full", classes=10)  # refused before any download
+
+
 def test_offline_info_follows_the_splits():
     splits = data.load_splits("offline")
     pool = data.offline_info("pool", profile="offline")
