@@ -133,7 +133,7 @@ def bench(key: str, cache: Path, labels: int, moves: int, seed: int = 0) -> dict
             times, pressed, missed, slow, missed_keys = [], [], 0, [], []
             keys = [str(rng.randint(1, 5)) for _ in range(labels)]
             keys += [rng.choice("bbn") for _ in range(moves)]
-            for k in keys:
+            for i, k in enumerate(keys):
                 item = shown_item(page)
                 page.evaluate(ARM)
                 page.keyboard.press(k)
@@ -146,7 +146,7 @@ def bench(key: str, cache: Path, labels: int, moves: int, seed: int = 0) -> dict
                     slow.append((round(times[-1], 1), round(swap, 1), k, len(slow)))
                 except Exception:
                     missed += 1
-                    missed_keys.append((k, len(slow) + missed - 1))
+                    missed_keys.append((k, i))
                     page.evaluate("window.__alw.disarm()")
                 if k.isdigit():
                     pressed.append((item, int(k) - 1))
