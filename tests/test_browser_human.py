@@ -14,10 +14,9 @@ tools/benchmark_annotator.py, so it is fast), then what a learner does:
    the later cells now use the labels (the counts they print equal the keys pressed) and
    none has an error output.
 
-Where a notebook does not say what it waits for, or where to re-run from, the test of
-that point is an expected failure naming the gap (the rest still runs, re-running from
-the first code cell after the widget). Screenshots, and what each cell printed:
-build/screenshots/human-*.
+Where a notebook does not say where to re-run from, that test fails and the rest still
+runs, re-running from the first code cell after the widget. Screenshots, and what each
+cell printed: build/screenshots/human-*.
 
 Needs /usr/bin/chromium, like tests/test_browser.py: skipped where it is missing,
 except on CI (``CI`` set), where that is a failure.
@@ -60,9 +59,6 @@ NOTEBOOKS = {
         "used": (r"(\d+) of \d+ labels",),
     },
 }
-# Gaps in the notebooks as they are (issue 20): the test of that point is an expected
-# failure while the gap is there, and passes once the notebook is fixed.
-KNOWN_GAPS = {"07"}
 
 # "Run > Run Selected Cell and All Below" (JupyterLab's menu), or in words.
 RERUN = re.compile(
@@ -321,23 +317,10 @@ def test_the_cells_after_the_widget_say_what_they_wait_for(human):
     after = human["first"][human["widget"] + 1 :]
     text = " ".join(_text(c["outputs"]) for c in after).lower()
     missing = [p for p in human["spec"]["waiting"] if p not in text]
-    if missing and human["key"] in KNOWN_GAPS:
-        code = [c for c in after if c["type"] == "code"]
-        pytest.xfail(
-            f"{human['name']}: with no labels no cell after the widget says what it "
-            f"waits for (no {missing}); the code cell after the widget prints: "
-            f"{_text(code[0]['outputs']) if code else ''!r}"
-        )
     assert not missing, f"{human['name']}: not said after the widget: {missing}"
 
 
 def test_the_notebook_says_where_to_rerun_from(human):
-    if human["said"] is None and human["key"] in KNOWN_GAPS:
-        pytest.xfail(
-            f"{human['name']}: neither its markdown nor its outputs after the widget say "
-            "where to re-run from once labels exist (e.g. 'run this cell and every cell "
-            "below it again (Run > Run Selected Cell and All Below)')"
-        )
     assert human["said"] is not None, (
         f"{human['name']}: nothing after the widget says where to re-run from"
     )
